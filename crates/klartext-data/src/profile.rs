@@ -1,0 +1,571 @@
+//! The data-quality report: per-column profiles, duplicates, target balance, leakage
+//! suspects, PII and protected groups, with findings worded for people.
+
+use crate::pii;
+use klartext_core::frame::format_number;
+use klartext_core::report::{
+    ColumnProfile, Finding, GroupStat, LeakageSuspect, NumericStats, PiiFinding, ProtectedGroups,
+    Severity, TargetBalance, ValueCount,
+};
+use klartext_core::{ColumnData, ColumnKind, ColumnRole, Frame, QualityReport, Schema, UseCase, UseCaseKind, MISSING_CODE};
+use rayon::prelude::*;
+
+/// A column whose dominant value covers this share of rows is near-constant.
+const NEAR_CONSTANT_SHARE: f64 = 0.95;
+/// A feature that alone reaches this AUC (or |r|) is a leakage suspect.
+const LEAKAGE_THRESHOLD: f64 = 0.98;
+/// Missing share above which a column gets a warning.
+const MISSING_WARN: f64 = 0.2;
+/// Protected groups smaller than this cannot be judged for fairness.
+const SMALL_GROUP: usize = 30;
+/// Distinct values scanned per column for PII.
+const PII_SAMPLE: usize = 1000;
+
+/// Profile a frame whose schema was inferred. `pseudonymised` names columns replaced by
+/// a keyed hash before storage (their PII finding says so).
+pub fn profile(frame: &Frame, schema: &Schema, uc: Option<&UseCase>, pii_found: &[PiiFinding]) -> QualityReport {
+    let n = frame.n_rows;
+    let columns: Vec<ColumnProfile> = frame
+        .columns
+        .par_iter()
+        .zip(schema.columns.par_iter())
+        .map(|(col, cs)| profile_column(&col.data, cs.kind, cs.role, &col.name, n))
+        .collect();
+
+    let id_idx = uc.and_then(|u| frame.column_index(&u.data.id));
+    let duplicate_rows = duplicate_rows(frame, id_idx);
+    let duplicate_ids = id_idx.map(|i| {
+        let mut h = column_hashes(&frame.columns[i].data);
+        h.sort_unstable();
+        h.dedup();
+        n - h.len()
+    });
+
+    let target = uc.and_then(|u| target_info(frame, schema, u));
+    let labels = target.as_ref().and_then(|t| t.labels.as_deref());
+    let leakage_suspects = leakage(frame, schema, target.as_ref());
+    let protected = uc.map_or_else(Vec::new, |u| {
+        u.data
+            .protected
+            .iter()
+            .filter_map(|p| frame.column(p))
+            .map(|c| ProtectedGroups { column: c.name.clone(), groups: groups(&c.data, labels) })
+            .collect()
+    });
+    let mut report = QualityReport {
+        rows: n,
+        columns,
+        duplicate_rows,
+        duplicate_ids,
+        target: target.map(|t| t.balance),
+        leakage_suspects,
+        pii: pii_found.to_vec(),
+        protected,
+        warnings: Vec::new(),
+    };
+    report.warnings = findings(&report, uc);
+    report
+}
+
+/// PII kinds found in text columns (distinct values sampled).
+pub fn scan_pii(frame: &Frame) -> Vec<(usize, klartext_core::report::PiiKind, f64)> {
+    frame
+        .columns
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| match &c.data {
+            ColumnData::Str(s) => pii::scan_values(s.levels.iter().map(String::as_str), PII_SAMPLE)
+                .map(|(k, share)| (i, k, share)),
+            ColumnData::Num(_) => None,
+        })
+        .collect()
+}
+
+fn profile_column(data: &ColumnData, kind: ColumnKind, role: ColumnRole, name: &str, n: usize) -> ColumnProfile {
+    let missing = data.missing();
+    let present = n - missing;
+    let mut p = ColumnProfile {
+        name: name.to_owned(),
+        kind,
+        role,
+        missing,
+        missing_share: if n == 0 { 0.0 } else { missing as f64 / n as f64 },
+        distinct: 0,
+        numeric: None,
+        top: Vec::new(),
+        top_share: 0.0,
+        constant: false,
+        near_constant: false,
+        high_cardinality: false,
+    };
+    match data {
+        ColumnData::Num(v) => {
+            let mut sorted: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
+            sorted.sort_unstable_by(f64::total_cmp);
+            let (distinct, top_value, top_count) = runs(&sorted);
+            p.distinct = distinct;
+            p.top_share = if present == 0 { 0.0 } else { top_count as f64 / present as f64 };
+            if !sorted.is_empty() {
+                let mean = kahan_mean(&sorted);
+                let var = if sorted.len() > 1 {
+                    sorted.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (sorted.len() - 1) as f64
+                } else {
+                    f64::NAN
+                };
+                p.numeric = Some(NumericStats {
+                    min: sorted[0],
+                    max: sorted[sorted.len() - 1],
+                    mean,
+                    std: var.sqrt(),
+                    p25: quantile(&sorted, 0.25),
+                    p50: quantile(&sorted, 0.5),
+                    p75: quantile(&sorted, 0.75),
+                });
+            }
+            if matches!(kind, ColumnKind::Boolean) || distinct <= 10 {
+                p.top = top_numbers(&sorted, 5);
+            } else if top_count > 1 && p.top_share >= 0.5 {
+                p.top = vec![ValueCount { value: format_number(top_value), count: top_count }];
+            }
+        }
+        ColumnData::Str(s) => {
+            let counts = s.level_counts();
+            let mut order: Vec<usize> = (0..counts.len()).filter(|&i| counts[i] > 0).collect();
+            p.distinct = order.len();
+            order.sort_by(|&a, &b| counts[b].cmp(&counts[a]).then(a.cmp(&b)));
+            p.top = order
+                .iter()
+                .take(5)
+                .map(|&i| ValueCount { value: s.levels[i].clone(), count: counts[i] as usize })
+                .collect();
+            p.top_share = order.first().map_or(0.0, |&i| counts[i] as f64 / present.max(1) as f64);
+            if kind == ColumnKind::Id || kind == ColumnKind::Text {
+                p.top.truncate(if p.top.first().is_some_and(|t| t.count > 1) { 3 } else { 0 });
+            }
+        }
+    }
+    p.constant = p.distinct <= 1;
+    p.near_constant = !p.constant && p.top_share >= NEAR_CONSTANT_SHARE;
+    p.high_cardinality = kind == ColumnKind::Categorical && p.distinct > 50 && p.distinct * 20 > present;
+    p
+}
+
+fn kahan_mean(v: &[f64]) -> f64 {
+    let (mut sum, mut c) = (0.0f64, 0.0f64);
+    for &x in v {
+        let y = x - c;
+        let t = sum + y;
+        c = (t - sum) - y;
+        sum = t;
+    }
+    sum / v.len() as f64
+}
+
+/// Linear interpolation between closest ranks, as pandas and numpy do by default.
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let pos = q * (sorted.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+/// Distinct count, most frequent value and its count, of sorted values.
+fn runs(sorted: &[f64]) -> (usize, f64, usize) {
+    let mut distinct = 0;
+    let (mut best, mut best_n) = (f64::NAN, 0);
+    let mut i = 0;
+    while i < sorted.len() {
+        let mut j = i + 1;
+        while j < sorted.len() && sorted[j] == sorted[i] {
+            j += 1;
+        }
+        distinct += 1;
+        if j - i > best_n {
+            best_n = j - i;
+            best = sorted[i];
+        }
+        i = j;
+    }
+    (distinct, best, best_n)
+}
+
+fn top_numbers(sorted: &[f64], k: usize) -> Vec<ValueCount> {
+    let mut out: Vec<ValueCount> = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let mut j = i + 1;
+        while j < sorted.len() && sorted[j] == sorted[i] {
+            j += 1;
+        }
+        out.push(ValueCount { value: format_number(sorted[i]), count: j - i });
+        i = j;
+    }
+    out.sort_by(|a, b| b.count.cmp(&a.count));
+    out.truncate(k);
+    out
+}
+
+fn column_hashes(data: &ColumnData) -> Vec<u64> {
+    match data {
+        ColumnData::Num(v) => v.iter().map(|x| if x.is_nan() { u64::MAX } else { x.to_bits() }).collect(),
+        ColumnData::Str(s) => s.codes.iter().map(|&c| c as u64).collect(),
+    }
+}
+
+fn mix(h: u64, x: u64) -> u64 {
+    // splitmix64 finaliser over the running hash: cheap and well spread.
+    let mut z = h ^ x.wrapping_add(0x9E37_79B9_7F4A_7C15).wrapping_add(h << 6).wrapping_add(h >> 2);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Rows equal to an earlier row in every column but `skip` (by a 64-bit row hash; a
+/// collision is about one in 10^10 at a million rows).
+fn duplicate_rows(frame: &Frame, skip: Option<usize>) -> usize {
+    let mut h = vec![0u64; frame.n_rows];
+    for (ci, col) in frame.columns.iter().enumerate() {
+        if Some(ci) == skip {
+            continue;
+        }
+        match &col.data {
+            ColumnData::Num(v) => {
+                for (r, x) in h.iter_mut().zip(v) {
+                    *r = mix(*r, if x.is_nan() { u64::MAX } else { x.to_bits() });
+                }
+            }
+            ColumnData::Str(s) => {
+                for (r, &c) in h.iter_mut().zip(&s.codes) {
+                    *r = mix(*r, c as u64 ^ 0xA5A5);
+                }
+            }
+        }
+    }
+    h.sort_unstable();
+    let before = h.len();
+    h.dedup();
+    before - h.len()
+}
+
+struct TargetInfo {
+    balance: TargetBalance,
+    /// Classification: per row Some(true) for the positive class, None when missing.
+    labels: Option<Vec<Option<bool>>>,
+    /// Regression: the target values.
+    values: Option<Vec<f64>>,
+}
+
+/// Which target values count as positive: the use case's `positive`, else a yes-like word.
+pub fn positive_matcher(uc: &UseCase) -> impl Fn(&str) -> bool + '_ {
+    let pos = uc.positive_label();
+    move |v: &str| match &pos {
+        Some(p) => v == p || (v.eq_ignore_ascii_case(p)) || numeric_eq(v, p),
+        None => ["yes", "true", "1", "y", "t", "ja"].contains(&v.to_ascii_lowercase().as_str()),
+    }
+}
+
+fn numeric_eq(a: &str, b: &str) -> bool {
+    matches!((a.parse::<f64>(), b.parse::<f64>()), (Ok(x), Ok(y)) if x == y)
+}
+
+fn target_info(frame: &Frame, schema: &Schema, uc: &UseCase) -> Option<TargetInfo> {
+    let col = frame.column(&uc.data.target)?;
+    let kind = schema.column(&col.name)?.kind;
+    let regression = uc.kind == UseCaseKind::Regression
+        || (uc.kind != UseCaseKind::Classification && kind.is_numeric());
+    if regression {
+        let values = match &col.data {
+            ColumnData::Num(v) => v.clone(),
+            ColumnData::Str(_) => return None,
+        };
+        return Some(TargetInfo {
+            balance: TargetBalance { column: col.name.clone(), classes: Vec::new(), positive_rate: None },
+            labels: None,
+            values: Some(values),
+        });
+    }
+    let is_pos = positive_matcher(uc);
+    let (texts, per_row): (Vec<String>, Vec<Option<usize>>) = match &col.data {
+        ColumnData::Str(s) => (s.levels.clone(), s.codes.iter().map(|&c| (c != MISSING_CODE).then_some(c as usize)).collect()),
+        ColumnData::Num(v) => {
+            let mut levels: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
+            levels.sort_unstable_by(f64::total_cmp);
+            levels.dedup();
+            let per_row = v
+                .iter()
+                .map(|x| (!x.is_nan()).then(|| levels.partition_point(|l| l < x)))
+                .collect();
+            (levels.iter().map(|&x| format_number(x)).collect(), per_row)
+        }
+    };
+    let mut counts = vec![0usize; texts.len()];
+    for c in per_row.iter().flatten() {
+        counts[*c] += 1;
+    }
+    let positive: Vec<bool> = texts.iter().map(|t| is_pos(t)).collect();
+    let mut order: Vec<usize> = (0..texts.len()).filter(|&i| counts[i] > 0).collect();
+    order.sort_by(|&a, &b| positive[b].cmp(&positive[a]).then(counts[b].cmp(&counts[a])).then(a.cmp(&b)));
+    let classes = order.iter().map(|&i| ValueCount { value: texts[i].clone(), count: counts[i] }).collect();
+    let present: usize = counts.iter().sum();
+    let pos: usize = (0..texts.len()).filter(|&i| positive[i]).map(|i| counts[i]).sum();
+    let labels: Vec<Option<bool>> = per_row.iter().map(|c| c.map(|c| positive[c])).collect();
+    Some(TargetInfo {
+        balance: TargetBalance {
+            column: col.name.clone(),
+            classes,
+            positive_rate: (present > 0).then(|| pos as f64 / present as f64),
+        },
+        labels: Some(labels),
+        values: None,
+    })
+}
+
+fn leakage(frame: &Frame, schema: &Schema, target: Option<&TargetInfo>) -> Vec<LeakageSuspect> {
+    let Some(t) = target else { return Vec::new() };
+    let candidates: Vec<usize> = (0..frame.n_cols())
+        .filter(|&i| matches!(schema.columns[i].role, ColumnRole::Feature | ColumnRole::Protected))
+        .collect();
+    let mut out: Vec<LeakageSuspect> = candidates
+        .par_iter()
+        .filter_map(|&i| {
+            let col = &frame.columns[i];
+            let (measure, value) = if let Some(labels) = &t.labels {
+                ("auc", single_feature_auc(&col.data, labels)?)
+            } else {
+                ("abs_correlation", abs_correlation(&col.data, t.values.as_ref()?)?)
+            };
+            (value >= LEAKAGE_THRESHOLD).then(|| LeakageSuspect { column: col.name.clone(), measure: measure.into(), value })
+        })
+        .collect();
+    out.sort_by(|a, b| b.value.total_cmp(&a.value).then(a.column.cmp(&b.column)));
+    out
+}
+
+/// AUC of one column as a score (numbers by value, categories by their positive rate),
+/// folded so that 0.5 is no signal and 1.0 perfect separation. Rows with a missing value
+/// or label are left out.
+pub fn single_feature_auc(data: &ColumnData, labels: &[Option<bool>]) -> Option<f64> {
+    // Group rows by a sortable key, count positives and negatives per key.
+    let mut cells: Vec<(f64, u64, u64)> = match data {
+        ColumnData::Num(v) => {
+            let mut pairs: Vec<(f64, bool)> = v
+                .iter()
+                .zip(labels)
+                .filter_map(|(x, l)| (!x.is_nan()).then_some(()).and(l.map(|l| (*x, l))))
+                .collect();
+            pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+            let mut cells: Vec<(f64, u64, u64)> = Vec::new();
+            for (x, l) in pairs {
+                match cells.last_mut() {
+                    Some(c) if c.0 == x => {
+                        if l { c.1 += 1 } else { c.2 += 1 }
+                    }
+                    _ => cells.push((x, u64::from(l), u64::from(!l))),
+                }
+            }
+            cells
+        }
+        ColumnData::Str(s) => {
+            let mut pn = vec![(0u64, 0u64); s.levels.len()];
+            for (&c, l) in s.codes.iter().zip(labels) {
+                if let (true, Some(l)) = (c != MISSING_CODE, l) {
+                    if *l { pn[c as usize].0 += 1 } else { pn[c as usize].1 += 1 }
+                }
+            }
+            let present: u64 = pn.iter().map(|(p, n)| p + n).sum();
+            let used = pn.iter().filter(|(p, n)| p + n > 0).count() as u64;
+            // Many small categories separate any target in-sample: not evidence of leakage.
+            if used * 10 > present || used > 1000 {
+                return None;
+            }
+            let mut cells: Vec<(f64, u64, u64)> = pn
+                .into_iter()
+                .filter(|(p, n)| p + n > 0)
+                .map(|(p, n)| (p as f64 / (p + n) as f64, p, n))
+                .collect();
+            cells.sort_by(|a, b| a.0.total_cmp(&b.0));
+            cells
+        }
+    };
+    cells.retain(|c| c.1 + c.2 > 0);
+    let pos: u64 = cells.iter().map(|c| c.1).sum();
+    let neg: u64 = cells.iter().map(|c| c.2).sum();
+    if pos == 0 || neg == 0 {
+        return None;
+    }
+    // Mann-Whitney: each positive beats the negatives below it, ties count half.
+    let (mut below, mut wins) = (0u64, 0f64);
+    for (_, p, n) in &cells {
+        wins += *p as f64 * (below as f64 + *n as f64 / 2.0);
+        below += n;
+    }
+    let auc = wins / (pos as f64 * neg as f64);
+    Some(auc.max(1.0 - auc))
+}
+
+fn abs_correlation(data: &ColumnData, y: &[f64]) -> Option<f64> {
+    let ColumnData::Num(x) = data else { return None };
+    let pairs: Vec<(f64, f64)> = x.iter().zip(y).filter(|(a, b)| !a.is_nan() && !b.is_nan()).map(|(a, b)| (*a, *b)).collect();
+    if pairs.len() < 3 {
+        return None;
+    }
+    let n = pairs.len() as f64;
+    let (mx, my) = (pairs.iter().map(|p| p.0).sum::<f64>() / n, pairs.iter().map(|p| p.1).sum::<f64>() / n);
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (a, b) in pairs {
+        sxy += (a - mx) * (b - my);
+        sxx += (a - mx) * (a - mx);
+        syy += (b - my) * (b - my);
+    }
+    (sxx > 0.0 && syy > 0.0).then(|| (sxy / (sxx * syy).sqrt()).abs())
+}
+
+/// Group sizes and positive rates of a protected attribute. Numbers with many values are
+/// cut into quartile bands so that groups stay large enough to judge.
+fn groups(data: &ColumnData, labels: Option<&[Option<bool>]>) -> Vec<GroupStat> {
+    let n = data.len();
+    let (names, per_row): (Vec<String>, Vec<Option<usize>>) = match data {
+        ColumnData::Str(s) => (s.levels.clone(), s.codes.iter().map(|&c| (c != MISSING_CODE).then_some(c as usize)).collect()),
+        ColumnData::Num(v) => {
+            let mut sorted: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
+            sorted.sort_unstable_by(f64::total_cmp);
+            let mut levels = sorted.clone();
+            levels.dedup();
+            if levels.len() <= 10 {
+                let per_row = v.iter().map(|x| (!x.is_nan()).then(|| levels.partition_point(|l| l < x))).collect();
+                (levels.iter().map(|&x| format_number(x)).collect(), per_row)
+            } else {
+                let mut edges = vec![quantile(&sorted, 0.25), quantile(&sorted, 0.5), quantile(&sorted, 0.75)];
+                edges.dedup();
+                let mut names = Vec::new();
+                let mut lo = sorted[0];
+                for &e in &edges {
+                    names.push(format!("{} to {}", format_number(lo), format_number(e)));
+                    lo = e;
+                }
+                names.push(format!("above {}", format_number(lo)));
+                let per_row = v.iter().map(|x| (!x.is_nan()).then(|| edges.partition_point(|e| e < x))).collect();
+                (names, per_row)
+            }
+        }
+    };
+    let mut rows = vec![0usize; names.len()];
+    let mut pos = vec![0usize; names.len()];
+    let mut labelled = vec![0usize; names.len()];
+    for i in 0..n {
+        if let Some(g) = per_row[i] {
+            rows[g] += 1;
+            if let Some(Some(l)) = labels.map(|ls| ls[i]) {
+                labelled[g] += 1;
+                pos[g] += usize::from(l);
+            }
+        }
+    }
+    (0..names.len())
+        .filter(|&g| rows[g] > 0)
+        .map(|g| GroupStat {
+            group: names[g].clone(),
+            rows: rows[g],
+            target_rate: (labels.is_some() && labelled[g] > 0).then(|| pos[g] as f64 / labelled[g] as f64),
+        })
+        .collect()
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+fn findings(r: &QualityReport, uc: Option<&UseCase>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut add = |severity, column: Option<&str>, message: String| {
+        out.push(Finding { severity, column: column.map(str::to_owned), message });
+    };
+    for l in &r.leakage_suspects {
+        add(Severity::Problem, Some(&l.column), format!(
+            "`{}` alone predicts the target almost perfectly ({} {:.3}): it may be recorded after the outcome (leakage); exclude it unless you are sure",
+            l.column, l.measure.replace('_', " "), l.value));
+    }
+    for p in &r.pii {
+        if !p.pseudonymised {
+            add(Severity::Problem, Some(&p.column), format!(
+                "`{}` holds personal data ({} in {} of its values); pseudonymise it (--pseudonymise {}) or exclude it",
+                p.column, p.kind.as_str(), pct(p.share), p.column));
+        } else {
+            add(Severity::Info, Some(&p.column), format!("`{}` held {} values and was pseudonymised with a keyed hash", p.column, p.kind.as_str()));
+        }
+    }
+    if let Some(t) = &r.target {
+        if let Some(c) = r.columns.iter().find(|c| c.name == t.column && c.missing > 0) {
+            add(Severity::Problem, Some(&c.name), format!("target `{}` is missing in {} rows; they cannot be used for training", c.name, c.missing));
+        }
+        if !t.classes.is_empty() && t.classes.len() < 2 {
+            add(Severity::Problem, Some(&t.column), format!("target `{}` has a single class; a classifier needs both", t.column));
+        }
+        if let Some(rate) = t.positive_rate {
+            if rate == 0.0 {
+                let pos = uc.and_then(UseCase::positive_label).unwrap_or_else(|| "a yes-like value".into());
+                add(Severity::Problem, Some(&t.column), format!("no row of target `{}` has the positive class `{pos}`", t.column));
+            } else if !(0.05..=0.95).contains(&rate) {
+                add(Severity::Warning, Some(&t.column), format!("target `{}` is imbalanced: {} positive; judge models by PR-AUC and lift, not accuracy", t.column, pct(rate)));
+            }
+        }
+    }
+    if r.duplicate_rows > 0 {
+        add(Severity::Warning, None, format!("{} rows repeat an earlier row ({})", r.duplicate_rows, pct(r.duplicate_rows as f64 / r.rows as f64)));
+    }
+    if let Some(d) = r.duplicate_ids.filter(|&d| d > 0) {
+        let id = uc.map_or("id", |u| u.data.id.as_str());
+        add(Severity::Warning, Some(id), format!("{d} rows repeat an earlier `{id}`"));
+    }
+    for c in &r.columns {
+        let used = matches!(c.role, ColumnRole::Feature | ColumnRole::Protected);
+        if c.constant && used {
+            add(Severity::Warning, Some(&c.name), format!("`{}` is constant: it carries no information", c.name));
+        } else if c.near_constant && used {
+            add(Severity::Info, Some(&c.name), format!("`{}` is near-constant: {} of rows share one value", c.name, pct(c.top_share)));
+        }
+        if c.missing_share > MISSING_WARN {
+            add(Severity::Warning, Some(&c.name), format!("`{}` is missing in {} of rows", c.name, pct(c.missing_share)));
+        }
+        if c.high_cardinality && used {
+            add(Severity::Info, Some(&c.name), format!("`{}` has {} distinct categories: rare ones will be grouped", c.name, c.distinct));
+        }
+        if c.role == ColumnRole::Excluded && matches!(c.kind, ColumnKind::Id | ColumnKind::Text) {
+            add(Severity::Info, Some(&c.name), format!("`{}` looks like {} and is not used as a feature", c.name, if c.kind == ColumnKind::Id { "an identifier" } else { "free text" }));
+        }
+    }
+    for p in &r.protected {
+        for g in p.groups.iter().filter(|g| g.rows < SMALL_GROUP) {
+            add(Severity::Warning, Some(&p.column), format!("protected group `{}` = `{}` has only {} rows: fairness figures for it will be unreliable", p.column, g.group, g.rows));
+        }
+    }
+    out.sort_by(|a, b| b.severity.cmp(&a.severity));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_match_numpy_linear() {
+        let v = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(quantile(&v, 0.25), 1.75);
+        assert_eq!(quantile(&v, 0.5), 2.5);
+        assert_eq!(quantile(&v, 0.75), 3.25);
+    }
+
+    #[test]
+    fn auc_of_a_perfect_feature_is_one() {
+        let x = ColumnData::Num(vec![1.0, 2.0, 3.0, 4.0]);
+        let y = [Some(false), Some(false), Some(true), Some(true)];
+        assert_eq!(single_feature_auc(&x, &y), Some(1.0));
+        let x = ColumnData::Num(vec![4.0, 3.0, 2.0, 1.0]);
+        assert_eq!(single_feature_auc(&x, &y), Some(1.0));
+        let x = ColumnData::Num(vec![1.0, 1.0, 1.0, 1.0]);
+        assert_eq!(single_feature_auc(&x, &y), Some(0.5));
+    }
+}

@@ -1,0 +1,803 @@
+//! Reading CSV (dialect sniffed), NDJSON and Parquet bytes, plain or gzip, into a [`Frame`].
+//!
+//! Reading is deterministic: the same bytes and [`ReadOptions`] give the same frame, so a
+//! stored snapshot re-reads exactly as it was profiled.
+
+use crate::error::{DataError, Result};
+use klartext_core::{Column, ColumnData, Frame, StrColumn, MISSING_CODE};
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+use std::io::Read;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    Csv,
+    Ndjson,
+    Parquet,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Csv => "CSV",
+            Format::Ndjson => "NDJSON",
+            Format::Parquet => "Parquet",
+        }
+    }
+
+    /// The format a file name promises, looking through a `.gz` suffix.
+    pub fn from_name(name: &str) -> Result<Format> {
+        let lower = name.to_ascii_lowercase();
+        let base = lower.strip_suffix(".gz").unwrap_or(&lower);
+        let ext = base.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+        match ext {
+            "csv" | "tsv" | "txt" | "tab" | "inter" | "dat" => Ok(Format::Csv),
+            "ndjson" | "jsonl" | "json" => Ok(Format::Ndjson),
+            "parquet" | "pq" => Ok(Format::Parquet),
+            _ => Err(DataError::UnknownFormat { file: name.to_owned(), extension: ext.to_owned() }),
+        }
+    }
+}
+
+/// How a delimited text file is split into fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Delimiter {
+    Char(u8),
+    /// Runs of spaces or tabs, leading and trailing ones ignored (fixed-width-ish exports).
+    Whitespace,
+}
+
+/// The dialect found (or given) for a file; stored with the snapshot to re-read it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dialect {
+    pub format: Format,
+    pub gzip: bool,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub delimiter: Option<Delimiter>,
+    #[serde(default)]
+    pub header: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Force a format instead of the one the file name promises.
+    pub format: Option<Format>,
+    pub delimiter: Option<Delimiter>,
+    pub header: Option<bool>,
+}
+
+/// What reading found out besides the frame.
+#[derive(Debug, Clone)]
+pub struct ReadInfo {
+    pub dialect: Dialect,
+    /// Type hints from `name:type` headers (RecBole style: token, float, token_seq).
+    pub hints: Vec<Option<String>>,
+}
+
+/// Values that mean "missing", as pandas reads them by default.
+const NA_VALUES: &[&str] = &[
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+];
+
+fn is_na(v: &[u8]) -> bool {
+    v.len() <= 8 && NA_VALUES.iter().any(|na| na.as_bytes() == v)
+}
+
+/// Progress callback: bytes processed so far, of a total.
+pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
+
+/// Read a whole file's bytes. `name` is used for the format and in errors.
+pub fn read_bytes(
+    name: &str,
+    raw: &[u8],
+    opts: &ReadOptions,
+    progress: Option<Progress<'_>>,
+) -> Result<(Frame, ReadInfo)> {
+    let format = match opts.format {
+        Some(f) => f,
+        None => Format::from_name(name)?,
+    };
+    let gzip = raw.starts_with(&[0x1f, 0x8b]);
+    let owned;
+    let bytes: &[u8] = if gzip {
+        let mut out = Vec::with_capacity(raw.len() * 4);
+        flate2::read::MultiGzDecoder::new(raw).read_to_end(&mut out).map_err(|e| {
+            DataError::WrongFormat { file: name.to_owned(), expected: "gzip", detail: e.to_string() }
+        })?;
+        owned = out;
+        &owned
+    } else {
+        raw
+    };
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(DataError::Empty { file: name.to_owned() });
+    }
+    let (frame, dialect, hints) = match format {
+        Format::Csv => {
+            let (f, delim, header, hints) = read_csv(name, bytes, opts, progress)?;
+            (f, Dialect { format, gzip, delimiter: Some(delim), header }, hints)
+        }
+        Format::Ndjson => {
+            let f = read_ndjson(name, bytes)?;
+            let n = f.n_cols();
+            (f, Dialect { format, gzip, delimiter: None, header: false }, vec![None; n])
+        }
+        Format::Parquet => {
+            let f = read_parquet(name, bytes)?;
+            let n = f.n_cols();
+            (f, Dialect { format, gzip, delimiter: None, header: false }, vec![None; n])
+        }
+    };
+    if frame.n_rows == 0 {
+        return Err(DataError::Empty { file: name.to_owned() });
+    }
+    Ok((frame, ReadInfo { dialect, hints }))
+}
+
+// ---------------------------------------------------------------------------------------
+// CSV
+
+fn read_csv(
+    name: &str,
+    bytes: &[u8],
+    opts: &ReadOptions,
+    progress: Option<Progress<'_>>,
+) -> Result<(Frame, Delimiter, bool, Vec<Option<String>>)> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if bytes.contains(&0) || std::str::from_utf8(&bytes[..bytes.len().min(4096)]).is_err() {
+        // A UTF-8 sequence cut at the 4096 boundary is fine; anything earlier is binary.
+        let valid = match std::str::from_utf8(&bytes[..bytes.len().min(4096)]) {
+            Ok(_) => true,
+            Err(e) => e.valid_up_to() + 4 > bytes.len().min(4096) && e.error_len().is_none(),
+        };
+        if bytes.contains(&0) || !valid {
+            return Err(DataError::WrongFormat {
+                file: name.to_owned(),
+                expected: "CSV",
+                detail: "it holds binary data, not UTF-8 text".into(),
+            });
+        }
+    }
+    let delim = match opts.delimiter {
+        Some(d) => d,
+        None => sniff_delimiter(bytes),
+    };
+
+    // Split off the first record to decide on the header.
+    let mut first_end = 0;
+    let first = first_record(bytes, delim, &mut first_end);
+    let header = opts.header.unwrap_or_else(|| !looks_like_data(&first));
+    let (names, hints, body_start, body_line) = if header {
+        let (names, hints) = column_names(&first);
+        (names, hints, first_end, 2u64)
+    } else {
+        let names = (1..=first.len()).map(|i| format!("column_{i}")).collect();
+        (names, vec![None; first.len()], 0, 1u64)
+    };
+    let body = &bytes[body_start..];
+    let n_cols = names.len();
+
+    // Quoted fields may hold newlines, so only split at newlines when there are no quotes.
+    let n_threads = rayon::current_num_threads().max(1);
+    let chunks = if body.len() > (4 << 20) && n_threads > 1 && memchr::memchr(b'"', body).is_none()
+    {
+        split_lines(body, n_threads * 4)
+    } else {
+        vec![body]
+    };
+    let mut first_lines = Vec::with_capacity(chunks.len());
+    let mut line = body_line;
+    for c in &chunks {
+        first_lines.push(line);
+        line += memchr::memchr_iter(b'\n', c).count() as u64;
+    }
+    let total = bytes.len() as u64;
+    let done = std::sync::atomic::AtomicU64::new(body_start as u64);
+    use rayon::prelude::*;
+    let parts: Vec<Result<Vec<Builder>>> = chunks
+        .par_iter()
+        .zip(first_lines.par_iter())
+        .map(|(chunk, &line0)| {
+            let r = parse_chunk(name, chunk, delim, &names, line0);
+            let now = done.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed)
+                + chunk.len() as u64;
+            if let Some(p) = progress {
+                p(now, total);
+            }
+            r
+        })
+        .collect();
+    let mut builders: Option<Vec<Builder>> = None;
+    for part in parts {
+        let part = part?;
+        builders = Some(match builders {
+            None => part,
+            Some(acc) => acc.into_iter().zip(part).map(|(a, b)| a.append(b)).collect(),
+        });
+    }
+    let builders = builders.unwrap_or_else(|| (0..n_cols).map(|_| Builder::new()).collect());
+    let n_rows = builders.first().map_or(0, Builder::len);
+    let columns =
+        names.into_iter().zip(builders).map(|(name, b)| Column { name, data: b.finish() }).collect();
+    Ok((Frame { n_rows, columns }, delim, header, hints))
+}
+
+/// Split at newlines into about `n` pieces.
+fn split_lines(body: &[u8], n: usize) -> Vec<&[u8]> {
+    let mut out = Vec::with_capacity(n);
+    let step = body.len() / n + 1;
+    let mut start = 0;
+    while start < body.len() {
+        let mut end = (start + step).min(body.len());
+        if end < body.len() {
+            end = match memchr::memchr(b'\n', &body[end..]) {
+                Some(i) => end + i + 1,
+                None => body.len(),
+            };
+        }
+        out.push(&body[start..end]);
+        start = end;
+    }
+    out
+}
+
+fn sniff_delimiter(bytes: &[u8]) -> Delimiter {
+    let sample_end = {
+        let cap = bytes.len().min(64 * 1024);
+        if cap == bytes.len() {
+            cap
+        } else {
+            memchr::memrchr(b'\n', &bytes[..cap]).map_or(cap, |i| i + 1)
+        }
+    };
+    let sample = &bytes[..sample_end];
+    let mut best: Option<(u8, usize)> = None;
+    for &d in b",;\t|" {
+        let mut rdr = csv::ReaderBuilder::new()
+            .delimiter(d)
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(sample);
+        let mut counts = Vec::new();
+        let mut rec = csv::ByteRecord::new();
+        while counts.len() < 50 {
+            match rdr.read_byte_record(&mut rec) {
+                Ok(true) => counts.push(rec.len()),
+                _ => break,
+            }
+        }
+        if counts.is_empty() {
+            continue;
+        }
+        let n = counts[0];
+        // Every sampled record the same width; the last may be cut by the sample.
+        let consistent = counts[..counts.len().saturating_sub(1).max(1)].iter().all(|&c| c == n);
+        if n > 1 && consistent && best.is_none_or(|(_, bn)| n > bn) {
+            best = Some((d, n));
+        }
+    }
+    if let Some((d, _)) = best {
+        return Delimiter::Char(d);
+    }
+    let widths: Vec<usize> = sample
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+        .take(50)
+        .map(|l| l.split(|b| *b == b' ' || *b == b'\t').filter(|f| !f.is_empty()).count())
+        .collect();
+    if widths.len() > 1 && widths[0] > 1 && widths.iter().all(|&w| w == widths[0]) {
+        return Delimiter::Whitespace;
+    }
+    Delimiter::Char(b',')
+}
+
+/// The first record's fields (as text), and where the record ends.
+fn first_record(bytes: &[u8], delim: Delimiter, end: &mut usize) -> Vec<String> {
+    match delim {
+        Delimiter::Char(d) => {
+            let mut rdr =
+                csv::ReaderBuilder::new().delimiter(d).has_headers(false).flexible(true).from_reader(bytes);
+            let mut rec = csv::ByteRecord::new();
+            if let Ok(true) = rdr.read_byte_record(&mut rec) {
+                *end = rdr.position().byte() as usize;
+                rec.iter().map(|f| String::from_utf8_lossy(f).trim().to_owned()).collect()
+            } else {
+                *end = bytes.len();
+                Vec::new()
+            }
+        }
+        Delimiter::Whitespace => {
+            let mut start = 0;
+            loop {
+                let stop = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i + 1);
+                let line = &bytes[start..stop];
+                if !line.iter().all(u8::is_ascii_whitespace) || stop == bytes.len() {
+                    *end = stop;
+                    return split_ws(line).map(|f| String::from_utf8_lossy(f).into_owned()).collect();
+                }
+                start = stop;
+            }
+        }
+    }
+}
+
+fn split_ws(line: &[u8]) -> impl Iterator<Item = &[u8]> {
+    line.split(|&b| b == b' ' || b == b'\t' || b == b'\r' || b == b'\n').filter(|f| !f.is_empty())
+}
+
+/// A first row is data rather than a header when one of its fields is a number.
+fn looks_like_data(first: &[String]) -> bool {
+    first.iter().any(|f| parse_number(f.as_bytes()).is_some())
+}
+
+/// Header names made unique and non-empty; `name:type` hints split off when every column has one.
+fn column_names(first: &[String]) -> (Vec<String>, Vec<Option<String>>) {
+    const HINTS: &[&str] = &["token", "float", "token_seq", "float_seq"];
+    let typed = !first.is_empty()
+        && first.iter().all(|f| f.rsplit_once(':').is_some_and(|(_, t)| HINTS.contains(&t)));
+    let mut names = Vec::with_capacity(first.len());
+    let mut hints = Vec::with_capacity(first.len());
+    for (i, f) in first.iter().enumerate() {
+        let (base, hint) = match (typed, f.rsplit_once(':')) {
+            (true, Some((b, t))) => (b.to_owned(), Some(t.to_owned())),
+            _ => (f.clone(), None),
+        };
+        let base = if base.is_empty() { format!("column_{}", i + 1) } else { base };
+        let mut unique = base.clone();
+        let mut k = 2;
+        while names.contains(&unique) {
+            unique = format!("{base}_{k}");
+            k += 1;
+        }
+        names.push(unique);
+        hints.push(hint);
+    }
+    (names, hints)
+}
+
+/// A number as a data file writes it. Leading zeros ("00042", zip codes, ids) and words
+/// like "inf" stay text, because turning them into numbers loses what they mean.
+pub(crate) fn parse_number(v: &[u8]) -> Option<f64> {
+    let digits = v.strip_prefix(b"-").or_else(|| v.strip_prefix(b"+")).unwrap_or(v);
+    match digits {
+        [] => return None,
+        [b'0', b'0'..=b'9', ..] => return None,
+        [c, ..] if !(c.is_ascii_digit() || *c == b'.') => return None,
+        _ => {}
+    }
+    if !digits.last().is_some_and(|c| c.is_ascii_digit() || *c == b'.') {
+        return None;
+    }
+    std::str::from_utf8(v).ok()?.parse::<f64>().ok().filter(|x| x.is_finite())
+}
+
+fn trim(v: &[u8]) -> &[u8] {
+    v.trim_ascii()
+}
+
+/// A column while it is being read: numbers until the first value that is not one.
+enum Builder {
+    Num(Vec<f64>),
+    Str { codes: Vec<u32>, levels: Vec<String>, index: FxHashMap<Vec<u8>, u32> },
+}
+
+impl Builder {
+    fn new() -> Builder {
+        Builder::Num(Vec::new())
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Builder::Num(v) => v.len(),
+            Builder::Str { codes, .. } => codes.len(),
+        }
+    }
+
+    /// Push one raw field; `Err` carries a message for a field that is not UTF-8.
+    #[inline]
+    fn push(&mut self, raw: &[u8]) -> std::result::Result<(), String> {
+        let v = trim(raw);
+        if let Builder::Num(nums) = self {
+            if is_na(v) {
+                nums.push(f64::NAN);
+                return Ok(());
+            }
+            if let Some(x) = parse_number(v) {
+                nums.push(x);
+                return Ok(());
+            }
+            self.to_str();
+        }
+        let Builder::Str { codes, levels, index } = self else { unreachable!("converted above") };
+        if is_na(v) {
+            codes.push(MISSING_CODE);
+            return Ok(());
+        }
+        if let Some(&c) = index.get(v) {
+            codes.push(c);
+            return Ok(());
+        }
+        let s = std::str::from_utf8(v).map_err(|_| "the value is not valid UTF-8 text".to_owned())?;
+        let c = levels.len() as u32;
+        levels.push(s.to_owned());
+        index.insert(v.to_vec(), c);
+        codes.push(c);
+        Ok(())
+    }
+
+    /// Numbers read so far become text as they are usually written.
+    fn to_str(&mut self) {
+        if let Builder::Num(nums) = self {
+            let mut b = Builder::Str { codes: Vec::with_capacity(nums.len()), levels: Vec::new(), index: FxHashMap::default() };
+            for x in nums.iter() {
+                let text = if x.is_nan() { String::new() } else { format!("{x}") };
+                b.push(text.as_bytes()).expect("formatted numbers are UTF-8");
+            }
+            *self = b;
+        }
+    }
+
+    fn append(mut self, mut other: Builder) -> Builder {
+        match (&mut self, &mut other) {
+            (Builder::Num(a), Builder::Num(b)) => {
+                a.append(b);
+                self
+            }
+            _ => {
+                self.to_str();
+                other.to_str();
+                let (Builder::Str { codes, levels, index }, Builder::Str { codes: oc, levels: ol, .. }) =
+                    (&mut self, other)
+                else {
+                    unreachable!("both converted to text")
+                };
+                let remap: Vec<u32> = ol
+                    .into_iter()
+                    .map(|l| {
+                        *index.entry(l.as_bytes().to_vec()).or_insert_with(|| {
+                            levels.push(l);
+                            (levels.len() - 1) as u32
+                        })
+                    })
+                    .collect();
+                codes.extend(oc.into_iter().map(|c| if c == MISSING_CODE { c } else { remap[c as usize] }));
+                self
+            }
+        }
+    }
+
+    fn finish(self) -> ColumnData {
+        match self {
+            Builder::Num(v) => ColumnData::Num(v),
+            Builder::Str { codes, levels, .. } => ColumnData::Str(StrColumn { codes, levels }),
+        }
+    }
+}
+
+fn parse_chunk(
+    name: &str,
+    chunk: &[u8],
+    delim: Delimiter,
+    names: &[String],
+    first_line: u64,
+) -> Result<Vec<Builder>> {
+    let n_cols = names.len();
+    let mut builders: Vec<Builder> = (0..n_cols).map(|_| Builder::new()).collect();
+    let bad_utf8 = |line: u64, col: usize, msg: String| DataError::Malformed {
+        file: name.to_owned(),
+        line,
+        column: Some(names[col].clone()),
+        message: msg,
+    };
+    let wrong_width = |line: u64, found: usize| DataError::Malformed {
+        file: name.to_owned(),
+        line,
+        column: None,
+        message: format!("expected {n_cols} fields (as in the first row), found {found}"),
+    };
+    match delim {
+        Delimiter::Char(d) => {
+            let mut rdr = csv::ReaderBuilder::new()
+                .delimiter(d)
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(chunk);
+            let mut rec = csv::ByteRecord::new();
+            loop {
+                match rdr.read_byte_record(&mut rec) {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => {
+                        let line = e.position().map_or(first_line, |p| first_line + p.line() - 1);
+                        return Err(DataError::Malformed { file: name.to_owned(), line, column: None, message: e.to_string() });
+                    }
+                }
+                let line = || first_line + rec.position().map_or(1, |p| p.line()) - 1;
+                if rec.len() != n_cols {
+                    // A blank line reads as one empty field: skip it, as pandas does.
+                    if rec.len() == 1 && trim(&rec[0]).is_empty() {
+                        continue;
+                    }
+                    return Err(wrong_width(line(), rec.len()));
+                }
+                for (i, (b, f)) in builders.iter_mut().zip(rec.iter()).enumerate() {
+                    b.push(f).map_err(|m| bad_utf8(line(), i, m))?;
+                }
+            }
+        }
+        Delimiter::Whitespace => {
+            for (k, l) in chunk.split(|&b| b == b'\n').enumerate() {
+                let line = first_line + k as u64;
+                let n = split_ws(l).count();
+                if n == 0 {
+                    continue;
+                }
+                if n != n_cols {
+                    return Err(wrong_width(line, n));
+                }
+                for (i, (b, f)) in builders.iter_mut().zip(split_ws(l)).enumerate() {
+                    b.push(f).map_err(|m| bad_utf8(line, i, m))?;
+                }
+            }
+        }
+    }
+    Ok(builders)
+}
+
+// ---------------------------------------------------------------------------------------
+// NDJSON
+
+fn read_ndjson(name: &str, bytes: &[u8]) -> Result<Frame> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    if first != Some(b'{') {
+        return Err(DataError::WrongFormat {
+            file: name.to_owned(),
+            expected: "NDJSON",
+            detail: "each line must be a JSON object starting with `{`".into(),
+        });
+    }
+    let mut names: Vec<String> = Vec::new();
+    let mut pos: FxHashMap<String, usize> = FxHashMap::default();
+    let mut builders: Vec<Builder> = Vec::new();
+    let mut n_rows = 0usize;
+    let mut seen = Vec::new();
+    for (k, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        let line_no = k as u64 + 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let obj: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(line).map_err(|e| DataError::Malformed {
+                file: name.to_owned(),
+                line: line_no,
+                column: None,
+                message: format!("column {}: {}", e.column(), strip_position(&e.to_string())),
+            })?;
+        seen.clear();
+        seen.resize(builders.len(), false);
+        for (key, value) in obj {
+            let i = match pos.get(&key) {
+                Some(&i) => i,
+                None => {
+                    let mut b = Builder::new();
+                    for _ in 0..n_rows {
+                        b.push(b"").expect("empty is UTF-8");
+                    }
+                    builders.push(b);
+                    seen.push(false);
+                    names.push(key.clone());
+                    pos.insert(key.clone(), names.len() - 1);
+                    names.len() - 1
+                }
+            };
+            let text = match &value {
+                serde_json::Value::Null => String::new(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::String(s) => {
+                    if s.trim().is_empty() {
+                        String::new()
+                    } else {
+                        s.clone()
+                    }
+                }
+                other => {
+                    return Err(DataError::Malformed {
+                        file: name.to_owned(),
+                        line: line_no,
+                        column: Some(key),
+                        message: format!(
+                            "expected a string, number, boolean or null, found {}",
+                            if other.is_array() { "an array" } else { "an object" }
+                        ),
+                    })
+                }
+            };
+            if seen[i] {
+                continue;
+            }
+            seen[i] = true;
+            // Strings that look like numbers stay strings only if the writer quoted them
+            // in a column of strings; the builder decides by content, as for CSV.
+            builders[i].push(text.as_bytes()).expect("JSON strings are UTF-8");
+        }
+        for (i, b) in builders.iter_mut().enumerate() {
+            if !seen[i] {
+                b.push(b"").expect("empty is UTF-8");
+            }
+        }
+        n_rows += 1;
+    }
+    let columns =
+        names.into_iter().zip(builders).map(|(name, b)| Column { name, data: b.finish() }).collect();
+    Ok(Frame { n_rows, columns })
+}
+
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg.to_owned(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Parquet
+
+#[cfg(feature = "parquet")]
+fn read_parquet(name: &str, bytes: &[u8]) -> Result<Frame> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::record::Field;
+    if bytes.len() < 12 || !bytes.starts_with(b"PAR1") || !bytes.ends_with(b"PAR1") {
+        return Err(DataError::WrongFormat {
+            file: name.to_owned(),
+            expected: "Parquet",
+            detail: "it does not start and end with the `PAR1` marker".into(),
+        });
+    }
+    let wrong = |e: parquet::errors::ParquetError| DataError::WrongFormat {
+        file: name.to_owned(),
+        expected: "Parquet",
+        detail: e.to_string(),
+    };
+    let reader = SerializedFileReader::new(bytes::Bytes::copy_from_slice(bytes)).map_err(wrong)?;
+    let schema = reader.metadata().file_metadata().schema_descr();
+    let names: Vec<String> = schema.columns().iter().map(|c| c.name().to_owned()).collect();
+    let mut builders: Vec<Builder> = names.iter().map(|_| Builder::new()).collect();
+    let mut n_rows = 0usize;
+    for (k, row) in reader.get_row_iter(None).map_err(wrong)?.enumerate() {
+        let row = row.map_err(wrong)?;
+        for (i, (_, field)) in row.get_column_iter().enumerate().take(builders.len()) {
+            let text = match field {
+                Field::Null => String::new(),
+                Field::Bool(b) => b.to_string(),
+                Field::Byte(v) => v.to_string(),
+                Field::Short(v) => v.to_string(),
+                Field::Int(v) => v.to_string(),
+                Field::Long(v) => v.to_string(),
+                Field::UByte(v) => v.to_string(),
+                Field::UShort(v) => v.to_string(),
+                Field::UInt(v) => v.to_string(),
+                Field::ULong(v) => v.to_string(),
+                Field::Float(v) => v.to_string(),
+                Field::Double(v) => v.to_string(),
+                Field::Str(s) => s.clone(),
+                other => other.to_string().trim_matches('"').to_owned(),
+            };
+            builders[i].push(text.as_bytes()).map_err(|m| DataError::Malformed {
+                file: name.to_owned(),
+                line: k as u64 + 1,
+                column: Some(names[i].clone()),
+                message: m,
+            })?;
+        }
+        n_rows += 1;
+    }
+    let columns =
+        names.into_iter().zip(builders).map(|(name, b)| Column { name, data: b.finish() }).collect();
+    Ok(Frame { n_rows, columns })
+}
+
+#[cfg(not(feature = "parquet"))]
+fn read_parquet(name: &str, _bytes: &[u8]) -> Result<Frame> {
+    Err(DataError::Invalid(format!(
+        "{name}: this build of klartext was made without Parquet support (cargo feature `parquet`)"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(name: &str, text: &str) -> Result<(Frame, ReadInfo)> {
+        read_bytes(name, text.as_bytes(), &ReadOptions::default(), None)
+    }
+
+    #[test]
+    fn sniffs_semicolons_and_header() {
+        let (f, info) = read("a.csv", "a;b;c\n1;x;2.5\n2;y;\n").unwrap();
+        assert_eq!(info.dialect.delimiter, Some(Delimiter::Char(b';')));
+        assert!(info.dialect.header);
+        assert_eq!(f.n_rows, 2);
+        assert_eq!(f.columns[2].data.display(0).as_deref(), Some("2.5"));
+        assert_eq!(f.columns[2].data.display(1), None);
+    }
+
+    #[test]
+    fn whitespace_aligned_files_read() {
+        let (f, info) = read("c.txt", " id  date n\r\n 00001 19970101  1\r\n 00002 19970112  2\r\n").unwrap();
+        assert_eq!(info.dialect.delimiter, Some(Delimiter::Whitespace));
+        assert_eq!(f.columns[0].name, "id");
+        // leading zeros keep ids as text
+        assert_eq!(f.columns[0].data.display(0).as_deref(), Some("00001"));
+        assert_eq!(f.columns[2].data, ColumnData::Num(vec![1.0, 2.0]));
+    }
+
+    #[test]
+    fn no_header_when_first_row_is_data() {
+        let (f, info) = read("x.csv", "1,2\n3,4\n").unwrap();
+        assert!(!info.dialect.header);
+        assert_eq!(f.columns[1].name, "column_2");
+        assert_eq!(f.n_rows, 2);
+    }
+
+    #[test]
+    fn wrong_width_names_the_line() {
+        let err = read("x.csv", "a,b\n1,2\n3\n").unwrap_err().to_string();
+        assert_eq!(err, "x.csv, line 3: expected 2 fields (as in the first row), found 1");
+    }
+
+    #[test]
+    fn typed_headers_give_hints() {
+        let (f, info) = read("m.inter", "user_id:token\titem_id:token\trating:float\n1\t2\t3\n").unwrap();
+        assert_eq!(f.columns[0].name, "user_id");
+        assert_eq!(info.hints[2].as_deref(), Some("float"));
+    }
+
+    #[test]
+    fn numbers_are_strict() {
+        assert_eq!(parse_number(b"12.5"), Some(12.5));
+        assert_eq!(parse_number(b"-3"), Some(-3.0));
+        assert_eq!(parse_number(b"0.5"), Some(0.5));
+        assert_eq!(parse_number(b"0"), Some(0.0));
+        assert_eq!(parse_number(b"1e3"), Some(1000.0));
+        for v in [&b"007"[..], b"inf", b"NaN", b"1,5", b"12a", b"", b"-", b"e5", b"1e"] {
+            assert_eq!(parse_number(v), None, "{}", String::from_utf8_lossy(v));
+        }
+    }
+
+    #[test]
+    fn mixed_columns_become_text() {
+        let (f, _) = read("x.csv", "a\n1\n2\nx\n").unwrap();
+        match &f.columns[0].data {
+            ColumnData::Str(s) => assert_eq!(s.levels, vec!["1", "2", "x"]),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn ndjson_reads_and_reports_position() {
+        let (f, _) = read("x.ndjson", "{\"a\":1,\"b\":\"x\"}\n{\"a\":null,\"c\":true}\n").unwrap();
+        assert_eq!(f.n_rows, 2);
+        assert_eq!(f.n_cols(), 3);
+        let err = read("x.ndjson", "{\"a\":1}\n{\"a\":}\n").unwrap_err().to_string();
+        assert!(err.starts_with("x.ndjson, line 2: column 6:"), "{err}");
+        let err = read("x.ndjson", "a,b\n1,2\n").unwrap_err().to_string();
+        assert!(err.contains("is not a NDJSON file"), "{err}");
+    }
+
+    #[test]
+    fn binary_is_not_csv() {
+        let err = read_bytes("x.csv", b"PAR1\0\0\x01\x02", &ReadOptions::default(), None).unwrap_err();
+        assert!(err.to_string().contains("is not a CSV file"), "{err}");
+    }
+
+    #[test]
+    fn empty_and_header_only_files_are_empty() {
+        assert!(matches!(read("x.csv", ""), Err(DataError::Empty { .. })));
+        assert!(matches!(read("x.csv", "a,b\n"), Err(DataError::Empty { .. })));
+    }
+}

@@ -1,0 +1,735 @@
+//! Histogram GBDT training: gradients, row-wise histograms with subtraction,
+//! split search (numeric with learned missing direction, native categorical),
+//! leaf-wise growth, bagging, feature subsampling and early stopping.
+//!
+//! Determinism: every floating-point reduction runs in an order fixed by the data
+//! alone. Histograms are summed per fixed-size row chunk (sequential inside a
+//! chunk) and the chunk results are added in chunk order, so the thread count
+//! never changes a single bit of the result.
+
+use rayon::prelude::*;
+
+use super::binning::{BinMapper, BinnedData};
+use super::params::GbdtParams;
+use crate::data::{Features, Task};
+use crate::ensemble::{Node, TreeEnsemble};
+use crate::rng::SplitMix64;
+
+/// Rows per histogram chunk: large enough that zeroing and merging a chunk's
+/// histogram is noise, small enough that mid-sized leaves still use both cores.
+const HIST_CHUNK: usize = 16_384;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct BinStat {
+    g: f64,
+    h: f64,
+    c: u32,
+}
+
+/// What training reports besides the ensemble.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TrainOutput {
+    pub ensemble: TreeEnsemble,
+    /// Validation loss after each round (empty without validation data).
+    pub valid_loss: Vec<f64>,
+    /// Total split gain per feature.
+    pub feature_gain: Vec<f64>,
+}
+
+#[derive(Debug, Clone)]
+enum SplitKind {
+    /// Value bins `0..=last_left` go left.
+    Numeric { last_left: usize },
+    /// Bins whose bit is set go left.
+    Categorical { left: [u64; 4] },
+}
+
+#[derive(Debug, Clone)]
+struct Split {
+    feature: usize,
+    gain: f64,
+    lg: f64,
+    lh: f64,
+    lc: u32,
+    default_left: bool,
+    kind: SplitKind,
+}
+
+struct Leaf {
+    node: usize,
+    begin: usize,
+    end: usize,
+    depth: usize,
+    g: f64,
+    h: f64,
+    c: u32,
+    hist: Option<Vec<BinStat>>,
+    best: Option<Split>,
+}
+
+#[inline]
+fn leaf_score(g: f64, h: f64, l2: f64) -> f64 {
+    g * g / (h + l2)
+}
+
+/// Trains an ensemble. `y` is checked by the caller; `valid` enables the
+/// validation-loss history and, with `early_stopping_rounds`, early stopping.
+pub(crate) fn train(
+    p: &GbdtParams,
+    task: Task,
+    x: &Features,
+    y: &[f64],
+    valid: Option<(&Features, &[f64])>,
+    truncate: bool,
+) -> TrainOutput {
+    let n = x.n_rows;
+    let nf = x.n_features();
+    let bd = BinnedData::new(x, p.max_bin, p.bin_construct_sample_cnt, p.seed);
+
+    // Boost from the average, as LightGBM does.
+    let mean = y.iter().sum::<f64>() / n as f64;
+    let init = match task {
+        Task::BinaryClassification => (mean / (1.0 - mean)).ln(),
+        Task::Regression => mean,
+    };
+    let mut ens = TreeEnsemble::new(nf, init);
+    let mut score = vec![init; n];
+    let mut gh = vec![[0.0f64; 2]; n];
+    let mut valid_score = valid.map(|(vx, _)| vec![init; vx.n_rows]);
+    let mut valid_loss = Vec::new();
+    let mut feature_gain = vec![0.0; nf];
+    let mut bag_rng = SplitMix64::derive(p.seed, 0xBA6);
+    let mut feat_rng = SplitMix64::derive(p.seed, 0xFEA);
+    let mut indices: Vec<u32> = Vec::with_capacity(n);
+    let mut in_bag = vec![true; n];
+    let mut scratch: Vec<u32> = Vec::with_capacity(n);
+    let mut best_loss = f64::INFINITY;
+    let mut best_iter = 0usize;
+
+    for it in 0..p.num_iterations {
+        compute_gradients(task, y, &score, &mut gh);
+
+        indices.clear();
+        if p.bagging_fraction < 1.0 {
+            for (r, b) in in_bag.iter_mut().enumerate() {
+                *b = bag_rng.next_f64() < p.bagging_fraction;
+                if *b {
+                    indices.push(r as u32);
+                }
+            }
+            if indices.len() < 2 {
+                continue;
+            }
+        } else {
+            indices.extend(0..n as u32);
+        }
+
+        let mut allowed = vec![true; nf];
+        if p.feature_fraction < 1.0 {
+            let k = ((p.feature_fraction * nf as f64).round() as usize).clamp(1, nf);
+            let mut order: Vec<usize> = (0..nf).collect();
+            feat_rng.shuffle(&mut order);
+            allowed.iter_mut().for_each(|a| *a = false);
+            for &f in &order[..k] {
+                allowed[f] = true;
+            }
+        }
+
+        let grown = grow_tree(p, &bd, &gh, &mut indices, &mut scratch, &allowed);
+        if grown.leaves.len() < 2 {
+            // Nothing left to learn under the constraints: stop like LightGBM.
+            break;
+        }
+        for (f, g) in grown.gains {
+            feature_gain[f] += g;
+        }
+        for &(begin, end, node) in &grown.leaves {
+            let v = grown.nodes[node].value;
+            for &r in &indices[begin..end] {
+                score[r as usize] += v;
+            }
+        }
+        ens.push_tree(grown.nodes, &grown.cat_bits);
+        let t = ens.n_trees() - 1;
+        if p.bagging_fraction < 1.0 {
+            // Out-of-bag rows were not partitioned: route them through the tree.
+            let ens_ref = &ens;
+            score
+                .par_iter_mut()
+                .zip(in_bag.par_iter())
+                .enumerate()
+                .for_each(|(r, (s, &b))| {
+                    if !b {
+                        *s += ens_ref.tree_value_at(t, x, r);
+                    }
+                });
+        }
+
+        if let (Some((vx, vy)), Some(vs)) = (valid, valid_score.as_mut()) {
+            let ens_ref = &ens;
+            vs.par_iter_mut()
+                .enumerate()
+                .for_each(|(r, s)| *s += ens_ref.tree_value_at(t, vx, r));
+            let loss = mean_loss(task, vy, vs);
+            valid_loss.push(loss);
+            if loss < best_loss {
+                best_loss = loss;
+                best_iter = it + 1;
+            }
+            if let Some(rounds) = p.early_stopping_rounds {
+                if ens.n_trees() >= best_iter + rounds {
+                    break;
+                }
+            }
+        }
+    }
+    if truncate && valid.is_some() && p.early_stopping_rounds.is_some() && best_iter > 0 {
+        ens.truncate(best_iter);
+    }
+    TrainOutput {
+        ensemble: ens,
+        valid_loss,
+        feature_gain,
+    }
+}
+
+/// Mean training loss of the objective: log loss or squared error.
+pub(crate) fn mean_loss(task: Task, y: &[f64], raw: &[f64]) -> f64 {
+    let s: f64 = match task {
+        Task::BinaryClassification => y
+            .iter()
+            .zip(raw)
+            .map(|(&y, &r)| {
+                // log(1 + e^-m) in a form that cannot overflow.
+                let m = if y > 0.5 { r } else { -r };
+                if m > 0.0 {
+                    (-m).exp().ln_1p()
+                } else {
+                    -m + m.exp().ln_1p()
+                }
+            })
+            .sum(),
+        Task::Regression => y.iter().zip(raw).map(|(&y, &r)| (r - y) * (r - y)).sum(),
+    };
+    s / y.len() as f64
+}
+
+fn compute_gradients(task: Task, y: &[f64], score: &[f64], gh: &mut [[f64; 2]]) {
+    gh.par_chunks_mut(8192)
+        .zip(score.par_chunks(8192).zip(y.par_chunks(8192)))
+        .for_each(|(g, (s, y))| {
+            for ((g, &s), &y) in g.iter_mut().zip(s).zip(y) {
+                *g = match task {
+                    Task::BinaryClassification => {
+                        let p = 1.0 / (1.0 + (-s).exp());
+                        [p - y, (p * (1.0 - p)).max(1e-16)]
+                    }
+                    Task::Regression => [s - y, 1.0],
+                };
+            }
+        });
+}
+
+fn accumulate(bd: &BinnedData, gh: &[[f64; 2]], rows: &[u32], hist: &mut [BinStat]) {
+    let nf = bd.n_features;
+    let offsets = &bd.offsets[..];
+    for &r in rows {
+        let r = r as usize;
+        let [g, h] = gh[r];
+        let row = &bd.bins[r * nf..r * nf + nf];
+        for (&o, &b) in offsets.iter().zip(row) {
+            let e = &mut hist[o + b as usize];
+            e.g += g;
+            e.h += h;
+            e.c += 1;
+        }
+    }
+}
+
+/// Histogram of `rows`, chunked so the result does not depend on thread count.
+fn build_hist(bd: &BinnedData, gh: &[[f64; 2]], rows: &[u32]) -> Vec<BinStat> {
+    let mut out = vec![BinStat::default(); bd.total_bins];
+    if rows.len() <= HIST_CHUNK {
+        accumulate(bd, gh, rows, &mut out);
+        return out;
+    }
+    let parts: Vec<Vec<BinStat>> = rows
+        .par_chunks(HIST_CHUNK)
+        .map(|chunk| {
+            let mut h = vec![BinStat::default(); bd.total_bins];
+            accumulate(bd, gh, chunk, &mut h);
+            h
+        })
+        .collect();
+    for part in &parts {
+        for (o, s) in out.iter_mut().zip(part) {
+            o.g += s.g;
+            o.h += s.h;
+            o.c += s.c;
+        }
+    }
+    out
+}
+
+struct Grown {
+    nodes: Vec<Node>,
+    cat_bits: Vec<u32>,
+    /// (begin, end, node) of every final leaf in the row index array.
+    leaves: Vec<(usize, usize, usize)>,
+    gains: Vec<(usize, f64)>,
+}
+
+struct LeafCtx<'a> {
+    p: &'a GbdtParams,
+    bd: &'a BinnedData,
+    allowed: &'a [bool],
+}
+
+fn grow_tree(
+    p: &GbdtParams,
+    bd: &BinnedData,
+    gh: &[[f64; 2]],
+    indices: &mut [u32],
+    scratch: &mut Vec<u32>,
+    allowed: &[bool],
+) -> Grown {
+    let ctx = LeafCtx { p, bd, allowed };
+    let (mut g, mut h) = (0.0, 0.0);
+    for &r in indices.iter() {
+        g += gh[r as usize][0];
+        h += gh[r as usize][1];
+    }
+    let c = indices.len() as u32;
+    let mut nodes = vec![Node::leaf(0.0, c as f64)];
+    let mut cat_bits: Vec<u32> = Vec::new();
+    let mut gains = Vec::new();
+    let hist = build_hist(bd, gh, indices);
+    let best = ctx.find_best(&hist, g, h, c, 0);
+    let mut leaves = vec![Leaf {
+        node: 0,
+        begin: 0,
+        end: indices.len(),
+        depth: 0,
+        g,
+        h,
+        c,
+        hist: Some(hist),
+        best,
+    }];
+
+    while leaves.len() < p.num_leaves {
+        // Best-first: the leaf whose best split gains most (ties: oldest leaf).
+        let mut pick: Option<usize> = None;
+        for (i, l) in leaves.iter().enumerate() {
+            if let Some(s) = &l.best {
+                if pick.is_none_or(|j| s.gain > leaves[j].best.as_ref().map_or(f64::MIN, |b| b.gain)) {
+                    pick = Some(i);
+                }
+            }
+        }
+        let Some(li) = pick else { break };
+        let mut parent = std::mem::replace(
+            &mut leaves[li],
+            Leaf {
+                node: 0,
+                begin: 0,
+                end: 0,
+                depth: 0,
+                g: 0.0,
+                h: 0.0,
+                c: 0,
+                hist: None,
+                best: None,
+            },
+        );
+        let split = parent.best.take().expect("picked leaf has a split");
+        gains.push((split.feature, split.gain));
+
+        // Route bins: a 256-entry table serves numeric and categorical splits alike.
+        let mapper = &bd.mappers[split.feature];
+        let mut go_left = [false; 256];
+        let nv = mapper.n_value_bins();
+        for (b, gl) in go_left.iter_mut().enumerate().take(nv) {
+            *gl = match &split.kind {
+                SplitKind::Numeric { last_left } => b <= *last_left,
+                SplitKind::Categorical { left } => (left[b / 64] >> (b % 64)) & 1 == 1,
+            };
+        }
+        if let Some(m) = mapper.missing_bin() {
+            go_left[m] = split.default_left;
+        }
+
+        // Stable partition keeps each leaf's rows ascending, which keeps histogram
+        // reads moving forward through memory and the sums order-deterministic.
+        let nfeat = bd.n_features;
+        let f = split.feature;
+        scratch.clear();
+        let mut w = parent.begin;
+        for k in parent.begin..parent.end {
+            let r = indices[k];
+            if go_left[bd.bins[r as usize * nfeat + f] as usize] {
+                indices[w] = r;
+                w += 1;
+            } else {
+                scratch.push(r);
+            }
+        }
+        indices[w..parent.end].copy_from_slice(scratch);
+        let mid = w;
+
+        // Turn the parent leaf into a split node with raw-space routing.
+        let left_id = nodes.len();
+        let right_id = left_id + 1;
+        let lc = (mid - parent.begin) as u32;
+        debug_assert_eq!(lc, split.lc, "partition agrees with the histogram");
+        let rc = parent.c - lc;
+        {
+            let node = &mut nodes[parent.node];
+            node.left = left_id as u32;
+            node.right = right_id as u32;
+            node.feature = f as u32;
+            node.default_left = split.default_left;
+            match (&split.kind, mapper) {
+                (SplitKind::Numeric { last_left }, BinMapper::Numeric { upper, .. }) => {
+                    // JSON has no infinity: "all values left" becomes the largest finite f64.
+                    node.threshold = upper[*last_left].min(f64::MAX);
+                }
+                (
+                    SplitKind::Categorical { left },
+                    BinMapper::Categorical {
+                        n_levels,
+                        bin_codes,
+                        ..
+                    },
+                ) => {
+                    let words = (*n_levels as usize).div_ceil(32).max(1);
+                    let start = cat_bits.len();
+                    cat_bits.resize(start + words, 0);
+                    for (b, codes) in bin_codes.iter().enumerate() {
+                        if (left[b / 64] >> (b % 64)) & 1 == 1 {
+                            for &code in codes {
+                                cat_bits[start + code as usize / 32] |= 1 << (code % 32);
+                            }
+                        }
+                    }
+                    node.cat_start = start as u32;
+                    node.cat_len = words as u32;
+                }
+                _ => unreachable!("split kind matches its feature's mapper"),
+            }
+        }
+        nodes.push(Node::leaf(0.0, lc as f64));
+        nodes.push(Node::leaf(0.0, rc as f64));
+
+        let (lg, lh) = (split.lg, split.lh);
+        let (rg, rh) = (parent.g - lg, parent.h - lh);
+        let depth = parent.depth + 1;
+        let mut left = Leaf {
+            node: left_id,
+            begin: parent.begin,
+            end: mid,
+            depth,
+            g: lg,
+            h: lh,
+            c: lc,
+            hist: None,
+            best: None,
+        };
+        let mut right = Leaf {
+            node: right_id,
+            begin: mid,
+            end: parent.end,
+            depth,
+            g: rg,
+            h: rh,
+            c: rc,
+            hist: None,
+            best: None,
+        };
+        let can_split = |l: &Leaf| {
+            p.max_depth.is_none_or(|d| l.depth < d)
+                && l.c as usize >= 2 * p.min_data_in_leaf
+                && leaves.len() + 1 < p.num_leaves
+        };
+        if can_split(&left) || can_split(&right) {
+            // Histogram subtraction: build the smaller child, derive the larger.
+            let (small, large) = if lc <= rc {
+                (&mut left, &mut right)
+            } else {
+                (&mut right, &mut left)
+            };
+            let sh = build_hist(bd, gh, &indices[small.begin..small.end]);
+            let mut lh_ = parent.hist.take().expect("splittable leaf keeps its histogram");
+            for (o, s) in lh_.iter_mut().zip(&sh) {
+                o.g -= s.g;
+                o.h -= s.h;
+                o.c -= s.c;
+            }
+            small.hist = Some(sh);
+            large.hist = Some(lh_);
+            for l in [&mut left, &mut right] {
+                if can_split(l) {
+                    l.best = ctx.find_best(l.hist.as_ref().expect("set above"), l.g, l.h, l.c, l.depth);
+                }
+                if l.best.is_none() {
+                    l.hist = None;
+                }
+            }
+        }
+        leaves[li] = left;
+        leaves.push(right);
+    }
+
+    let lr = p.learning_rate;
+    let mut out_leaves = Vec::with_capacity(leaves.len());
+    for l in &leaves {
+        nodes[l.node].value = -l.g / (l.h + p.lambda_l2) * lr;
+        out_leaves.push((l.begin, l.end, l.node));
+    }
+    Grown {
+        nodes,
+        cat_bits,
+        leaves: out_leaves,
+        gains,
+    }
+}
+
+impl LeafCtx<'_> {
+    /// Best split of a leaf over the allowed features; ties go to the lower feature.
+    fn find_best(&self, hist: &[BinStat], g: f64, h: f64, c: u32, depth: usize) -> Option<Split> {
+        let p = self.p;
+        if p.max_depth.is_some_and(|d| depth >= d) || (c as usize) < 2 * p.min_data_in_leaf {
+            return None;
+        }
+        let parent = leaf_score(g, h, p.lambda_l2);
+        let mut best: Option<Split> = None;
+        for f in 0..self.bd.n_features {
+            if !self.allowed[f] {
+                continue;
+            }
+            let m = &self.bd.mappers[f];
+            let fh = &hist[self.bd.offsets[f]..self.bd.offsets[f] + m.n_bins()];
+            let cand = if m.is_categorical() {
+                self.best_categorical(f, m, fh, g, h, c, parent)
+            } else {
+                self.best_numeric(f, m, fh, g, h, c, parent)
+            };
+            if let Some(s) = cand {
+                if best.as_ref().is_none_or(|b| s.gain > b.gain) {
+                    best = Some(s);
+                }
+            }
+        }
+        best
+    }
+
+    #[inline]
+    fn valid(&self, lh: f64, lc: u32, rh: f64, rc: u32) -> bool {
+        let p = self.p;
+        lc as usize >= p.min_data_in_leaf
+            && rc as usize >= p.min_data_in_leaf
+            && lh >= p.min_sum_hessian_in_leaf
+            && rh >= p.min_sum_hessian_in_leaf
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn best_numeric(
+        &self,
+        f: usize,
+        m: &BinMapper,
+        fh: &[BinStat],
+        g: f64,
+        h: f64,
+        c: u32,
+        parent: f64,
+    ) -> Option<Split> {
+        let l2 = self.p.lambda_l2;
+        let nv = m.n_value_bins();
+        if nv < 2 && !m.has_missing() {
+            return None;
+        }
+        let miss = m.missing_bin().map(|b| fh[b]).unwrap_or_default();
+        let mut best: Option<Split> = None;
+        let mut consider = |lg: f64, lh: f64, lc: u32, t: usize, default_left: bool| {
+            let rc = c - lc;
+            let rh = h - lh;
+            if !self.valid(lh, lc, rh, rc) {
+                return;
+            }
+            let gain = leaf_score(lg, lh, l2) + leaf_score(g - lg, rh, l2) - parent;
+            if gain > self.p.min_gain_to_split && best.as_ref().is_none_or(|b| gain > b.gain) {
+                best = Some(Split {
+                    feature: f,
+                    gain,
+                    lg,
+                    lh,
+                    lc,
+                    default_left,
+                    kind: SplitKind::Numeric { last_left: t },
+                });
+            }
+        };
+        let (mut lg, mut lh, mut lc) = (0.0, 0.0, 0u32);
+        for (t, b) in fh.iter().enumerate().take(nv) {
+            lg += b.g;
+            lh += b.h;
+            lc += b.c;
+            if miss.c > 0 {
+                // Missing rows go right, then left; keep whichever gains more.
+                consider(lg, lh, lc, t, false);
+                if t + 1 < nv {
+                    consider(lg + miss.g, lh + miss.h, lc + miss.c, t, true);
+                }
+            } else if t + 1 < nv {
+                // No missing rows here: missing later follows the bigger side.
+                consider(lg, lh, lc, t, 2 * lc >= c);
+            }
+        }
+        best
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn best_categorical(
+        &self,
+        f: usize,
+        m: &BinMapper,
+        fh: &[BinStat],
+        g: f64,
+        h: f64,
+        c: u32,
+        parent: f64,
+    ) -> Option<Split> {
+        let p = self.p;
+        let nb = m.n_bins();
+        let miss_bin = m.missing_bin();
+        let mut best: Option<Split> = None;
+        let mut consider = |set: &[usize], l2: f64| {
+            let (mut lg, mut lh, mut lc) = (0.0, 0.0, 0u32);
+            let mut left = [0u64; 4];
+            for &b in set {
+                lg += fh[b].g;
+                lh += fh[b].h;
+                lc += fh[b].c;
+                left[b / 64] |= 1 << (b % 64);
+            }
+            let (rh, rc) = (h - lh, c - lc);
+            if !self.valid(lh, lc, rh, rc) {
+                return;
+            }
+            let gain = leaf_score(lg, lh, l2) + leaf_score(g - lg, rh, l2) - parent;
+            if gain > p.min_gain_to_split && best.as_ref().is_none_or(|s| gain > s.gain) {
+                let default_left = match miss_bin {
+                    Some(mb) if fh[mb].c > 0 => set.contains(&mb),
+                    _ => 2 * lc >= c,
+                };
+                best = Some(Split {
+                    feature: f,
+                    gain,
+                    lg,
+                    lh,
+                    lc,
+                    default_left,
+                    kind: SplitKind::Categorical { left },
+                });
+            }
+        };
+        if nb <= p.max_cat_to_onehot {
+            for b in 0..nb {
+                if fh[b].c > 0 {
+                    consider(&[b], p.lambda_l2);
+                }
+            }
+            return best;
+        }
+        // LightGBM's many-vs-many search: order well-populated categories by
+        // smoothed mean gradient and try prefixes from both ends.
+        let mut cats: Vec<usize> = (0..nb)
+            .filter(|&b| fh[b].c > 0 && fh[b].c as f64 >= p.cat_smooth)
+            .collect();
+        if cats.len() < 2 {
+            return None;
+        }
+        let ctr = |b: usize| fh[b].g / (fh[b].h + p.cat_smooth);
+        cats.sort_by(|&a, &b| ctr(a).total_cmp(&ctr(b)).then(a.cmp(&b)));
+        let max_cat = p.max_cat_threshold.min(cats.len().div_ceil(2));
+        let l2 = p.lambda_l2 + p.cat_l2;
+        for dir in 0..2 {
+            let order: Vec<usize> = if dir == 0 {
+                cats.clone()
+            } else {
+                cats.iter().rev().copied().collect()
+            };
+            let mut group = 0u32;
+            for i in 0..(order.len() - 1).min(max_cat) {
+                group += fh[order[i]].c;
+                if (group as usize) < p.min_data_per_group {
+                    continue;
+                }
+                group = 0;
+                consider(&order[..=i], l2);
+            }
+        }
+        best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::FeatureColumn;
+
+    #[test]
+    fn learns_a_step_function_exactly() {
+        let n = 200;
+        let xs: Vec<f64> = (0..n).map(|i| i as f64).collect();
+        let y: Vec<f64> = xs.iter().map(|&x| if x < 100.0 { 1.0 } else { 3.0 }).collect();
+        let x = Features::new(vec![FeatureColumn::numeric("x", xs)]).unwrap();
+        let p = GbdtParams {
+            num_iterations: 50,
+            learning_rate: 1.0,
+            num_leaves: 2,
+            min_data_in_leaf: 5,
+            ..Default::default()
+        };
+        let out = train(&p, Task::Regression, &x, &y, None, true);
+        assert!((out.ensemble.predict_raw(&[10.0]) - 1.0).abs() < 1e-9);
+        assert!((out.ensemble.predict_raw(&[150.0]) - 3.0).abs() < 1e-9);
+        assert!(out.ensemble.nodes[0].threshold > 99.0 && out.ensemble.nodes[0].threshold < 100.0);
+    }
+
+    #[test]
+    fn learns_missing_direction_and_categories() {
+        // y depends on whether x is missing and on category membership {1, 3}.
+        let n = 400;
+        let mut xs = Vec::new();
+        let mut cs = Vec::new();
+        let mut y = Vec::new();
+        for i in 0..n {
+            let miss = i % 4 == 0;
+            xs.push(if miss { f64::NAN } else { (i % 7) as f64 });
+            let code = (i % 5) as u32;
+            cs.push(code);
+            y.push(if miss { 5.0 } else { 0.0 } + if code == 1 || code == 3 { 2.0 } else { 0.0 });
+        }
+        let x = Features::new(vec![
+            FeatureColumn::numeric("x", xs),
+            FeatureColumn::categorical("c", cs, 5),
+        ])
+        .unwrap();
+        let p = GbdtParams {
+            num_iterations: 30,
+            learning_rate: 1.0,
+            num_leaves: 4,
+            min_data_in_leaf: 5,
+            min_data_per_group: 1,
+            cat_smooth: 1.0,
+            ..Default::default()
+        };
+        let out = train(&p, Task::Regression, &x, &y, None, true);
+        let e = &out.ensemble;
+        assert!((e.predict_raw(&[f64::NAN, 1.0]) - 7.0).abs() < 1e-6);
+        assert!((e.predict_raw(&[2.0, 3.0]) - 2.0).abs() < 1e-6);
+        assert!((e.predict_raw(&[2.0, 0.0]) - 0.0).abs() < 1e-6);
+        assert!((e.predict_raw(&[f64::NAN, 4.0]) - 5.0).abs() < 1e-6);
+    }
+}

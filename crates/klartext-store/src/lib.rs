@@ -1,0 +1,91 @@
+//! Storage behind a trait: datasets, registrations and the audit trail. Only this crate
+//! knows SQL; callers see domain records.
+//!
+//! The embedded implementation is SQLite (WAL, full sync) beside a folder of snapshot
+//! files written atomically, so a crash never leaves a half-registered dataset.
+
+mod audit;
+mod blobs;
+mod error;
+mod sqlite;
+
+pub use audit::{AuditEvent, NewAuditEvent};
+pub use error::{Result, StoreError};
+pub use sqlite::SqliteStore;
+
+use klartext_core::{QualityReport, Schema};
+use serde::{Deserialize, Serialize};
+
+/// A registered, immutable dataset snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetRecord {
+    pub id: String,
+    pub sha256: String,
+    /// The file name it was ingested from.
+    pub source_name: String,
+    /// How to re-read the bytes (owned by the data layer, opaque here).
+    pub snapshot: serde_json::Value,
+    pub rows: u64,
+    pub columns: u64,
+    pub bytes: u64,
+    pub created_ms: i64,
+    pub created_by: String,
+}
+
+/// A dataset as registered for one use case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Registration {
+    pub dataset_id: String,
+    pub usecase_id: String,
+    pub schema: Schema,
+    pub report: QualityReport,
+    pub created_ms: i64,
+    pub created_by: String,
+}
+
+/// What `register_dataset` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registered {
+    /// New content, new registration.
+    New,
+    /// Known content, newly registered for this use case.
+    NewForUseCase,
+    /// Already registered for this use case: nothing changed.
+    Existing,
+}
+
+/// Everything klartext keeps. Implementations must make each call atomic: after a crash
+/// a call either happened completely or not at all.
+pub trait Store: Send + Sync {
+    /// Store snapshot bytes under their hash (idempotent) and return the blob's path
+    /// relative to the store. Call before `register_dataset`.
+    fn put_snapshot(&self, sha256: &str, extension: &str, bytes: &[u8]) -> Result<String>;
+
+    /// Read a registered dataset's snapshot bytes, checking their hash.
+    fn snapshot_bytes(&self, dataset: &DatasetRecord) -> Result<Vec<u8>>;
+
+    /// Register a dataset for a use case, with an audit event, in one transaction.
+    fn register_dataset(&self, dataset: &DatasetRecord, blob_path: &str, reg: &Registration) -> Result<Registered>;
+
+    fn dataset(&self, id: &str) -> Result<Option<DatasetRecord>>;
+
+    /// Registrations, newest first, optionally of one use case.
+    fn registrations(&self, usecase: Option<&str>) -> Result<Vec<Registration>>;
+
+    fn registration(&self, dataset_id: &str, usecase: &str) -> Result<Option<Registration>>;
+
+    /// Append an audit event in its own transaction.
+    fn append_audit(&self, event: &NewAuditEvent) -> Result<AuditEvent>;
+
+    fn audit_events(&self, since_seq: i64) -> Result<Vec<AuditEvent>>;
+
+    /// Recompute the hash chain; `Ok(None)` when intact, else the first broken sequence number.
+    fn verify_audit(&self) -> Result<Option<i64>>;
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

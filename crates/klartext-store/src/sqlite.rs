@@ -1,0 +1,292 @@
+//! The embedded store: one SQLite file plus a snapshot folder, under one directory.
+
+use crate::audit::{canonical, chain_hash, AuditEvent, NewAuditEvent, GENESIS};
+use crate::blobs;
+use crate::error::{Result, StoreError};
+use crate::{now_ms, DatasetRecord, Registered, Registration, Store};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Versioned migrations, applied in order, each once.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_initial.sql"))];
+
+pub struct SqliteStore {
+    dir: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("dir", &self.dir).finish()
+    }
+}
+
+impl SqliteStore {
+    /// Open (creating when needed) the store in `dir` and bring its schema up to date.
+    pub fn open(dir: &Path) -> Result<SqliteStore> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.display().to_string(), source })?;
+        let conn = Connection::open(dir.join("klartext.db"))?;
+        // WAL lets readers (a second server) run beside a writer; FULL sync makes every
+        // acknowledged commit survive a power cut, not just a process crash.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let mut conn = conn;
+        migrate(&mut conn)?;
+        blobs::sweep_temp(&dir.join("snapshots"));
+        Ok(SqliteStore { dir: dir.to_owned(), conn: Mutex::new(conn) })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The schema version the store is at.
+    pub fn schema_version(&self) -> Result<i64> {
+        let conn = self.lock();
+        Ok(conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent: keep going.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)",
+    )?;
+    let current: i64 =
+        conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+    let known = MIGRATIONS.last().map_or(0, |m| m.0);
+    if current > known {
+        return Err(StoreError::TooNew { found: current, known });
+    }
+    for &(version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute("INSERT INTO schema_migrations (version, applied_ms) VALUES (?1, ?2)", params![version, now_ms()])?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn decode<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::Decode(e.to_string()))
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("domain records serialise")
+}
+
+fn dataset_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(DatasetRecord, String)> {
+    let snapshot: String = r.get(3)?;
+    Ok((
+        DatasetRecord {
+            id: r.get(0)?,
+            sha256: r.get(1)?,
+            source_name: r.get(2)?,
+            snapshot: serde_json::from_str(&snapshot).unwrap_or(serde_json::Value::Null),
+            rows: r.get::<_, i64>(4)? as u64,
+            columns: r.get::<_, i64>(5)? as u64,
+            bytes: r.get::<_, i64>(6)? as u64,
+            created_ms: r.get(7)?,
+            created_by: r.get(8)?,
+        },
+        r.get(9)?,
+    ))
+}
+
+const DATASET_COLUMNS: &str =
+    "id, sha256, source_name, snapshot, rows, columns, bytes, created_ms, created_by, blob_path";
+
+fn registration_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, String, String, i64, String)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+}
+
+fn to_registration(t: (String, String, String, String, i64, String)) -> Result<Registration> {
+    Ok(Registration {
+        dataset_id: t.0,
+        usecase_id: t.1,
+        schema: decode(&t.2)?,
+        report: decode(&t.3)?,
+        created_ms: t.4,
+        created_by: t.5,
+    })
+}
+
+fn append_in(tx: &Transaction<'_>, e: &NewAuditEvent) -> Result<AuditEvent> {
+    let last: Option<(i64, String)> = tx
+        .query_row("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let (seq, prev_hash) = match last {
+        Some((s, h)) => (s + 1, h),
+        None => (1, GENESIS.to_owned()),
+    };
+    let at_ms = now_ms();
+    let hash = chain_hash(&prev_hash, &canonical(seq, at_ms, e));
+    tx.execute(
+        "INSERT INTO audit_events (seq, at_ms, actor, action, subject, details, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![seq, at_ms, e.actor, e.action, e.subject, e.details.to_string(), prev_hash, hash],
+    )?;
+    Ok(AuditEvent {
+        seq,
+        at_ms,
+        actor: e.actor.clone(),
+        action: e.action.clone(),
+        subject: e.subject.clone(),
+        details: e.details.clone(),
+        prev_hash,
+        hash,
+    })
+}
+
+impl Store for SqliteStore {
+    fn put_snapshot(&self, sha256: &str, extension: &str, bytes: &[u8]) -> Result<String> {
+        let name = format!("{sha256}.{extension}");
+        blobs::write_atomic(&self.dir.join("snapshots"), &name, bytes)?;
+        Ok(format!("snapshots/{name}"))
+    }
+
+    fn snapshot_bytes(&self, dataset: &DatasetRecord) -> Result<Vec<u8>> {
+        let rel: String = self.lock().query_row(
+            "SELECT blob_path FROM datasets WHERE id = ?1",
+            [&dataset.id],
+            |r| r.get(0),
+        )?;
+        let path = self.dir.join(&rel);
+        let bytes = std::fs::read(&path).map_err(|source| StoreError::Io { path: path.display().to_string(), source })?;
+        let found = hex::encode(Sha256::digest(&bytes));
+        if found != dataset.sha256 {
+            return Err(StoreError::Corrupt { path: path.display().to_string(), expected: dataset.sha256.clone(), found });
+        }
+        Ok(bytes)
+    }
+
+    fn register_dataset(&self, d: &DatasetRecord, blob_path: &str, reg: &Registration) -> Result<Registered> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let known: bool = tx
+            .query_row("SELECT 1 FROM datasets WHERE id = ?1", [&d.id], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if !known {
+            tx.execute(
+                &format!("INSERT INTO datasets ({DATASET_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+                params![
+                    d.id, d.sha256, d.source_name, d.snapshot.to_string(), d.rows as i64, d.columns as i64,
+                    d.bytes as i64, d.created_ms, d.created_by, blob_path
+                ],
+            )?;
+        }
+        let registered: bool = tx
+            .query_row(
+                "SELECT 1 FROM dataset_registrations WHERE dataset_id = ?1 AND usecase_id = ?2",
+                [&reg.dataset_id, &reg.usecase_id],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if registered {
+            return Ok(Registered::Existing);
+        }
+        tx.execute(
+            "INSERT INTO dataset_registrations (dataset_id, usecase_id, schema, report, created_ms, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![reg.dataset_id, reg.usecase_id, encode(&reg.schema), encode(&reg.report), reg.created_ms, reg.created_by],
+        )?;
+        append_in(
+            &tx,
+            &NewAuditEvent {
+                actor: reg.created_by.clone(),
+                action: "dataset.registered".into(),
+                subject: format!("usecase/{}", reg.usecase_id),
+                details: serde_json::json!({
+                    "dataset_id": d.id,
+                    "sha256": d.sha256,
+                    "rows": d.rows,
+                    "columns": d.columns,
+                }),
+            },
+        )?;
+        tx.commit()?;
+        Ok(if known { Registered::NewForUseCase } else { Registered::New })
+    }
+
+    fn dataset(&self, id: &str) -> Result<Option<DatasetRecord>> {
+        let conn = self.lock();
+        let row = conn
+            .query_row(&format!("SELECT {DATASET_COLUMNS} FROM datasets WHERE id = ?1"), [id], dataset_from_row)
+            .optional()?;
+        Ok(row.map(|(d, _)| d))
+    }
+
+    fn registrations(&self, usecase: Option<&str>) -> Result<Vec<Registration>> {
+        let conn = self.lock();
+        let sql = "SELECT dataset_id, usecase_id, schema, report, created_ms, created_by FROM dataset_registrations \
+                   WHERE (?1 IS NULL OR usecase_id = ?1) ORDER BY created_ms DESC, rowid DESC";
+        let mut stmt = conn.prepare(sql)?;
+        let rows = stmt.query_map([usecase], registration_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter().map(to_registration).collect()
+    }
+
+    fn registration(&self, dataset_id: &str, usecase: &str) -> Result<Option<Registration>> {
+        let conn = self.lock();
+        let row = conn
+            .query_row(
+                "SELECT dataset_id, usecase_id, schema, report, created_ms, created_by FROM dataset_registrations WHERE dataset_id = ?1 AND usecase_id = ?2",
+                [dataset_id, usecase],
+                registration_from_row,
+            )
+            .optional()?;
+        row.map(to_registration).transpose()
+    }
+
+    fn append_audit(&self, event: &NewAuditEvent) -> Result<AuditEvent> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let e = append_in(&tx, event)?;
+        tx.commit()?;
+        Ok(e)
+    }
+
+    fn audit_events(&self, since_seq: i64) -> Result<Vec<AuditEvent>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT seq, at_ms, actor, action, subject, details, prev_hash, hash FROM audit_events WHERE seq > ?1 ORDER BY seq",
+        )?;
+        let rows = stmt
+            .query_map([since_seq], |r| {
+                let details: String = r.get(5)?;
+                Ok(AuditEvent {
+                    seq: r.get(0)?,
+                    at_ms: r.get(1)?,
+                    actor: r.get(2)?,
+                    action: r.get(3)?,
+                    subject: r.get(4)?,
+                    details: serde_json::from_str(&details).unwrap_or(serde_json::Value::String(details)),
+                    prev_hash: r.get(6)?,
+                    hash: r.get(7)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn verify_audit(&self) -> Result<Option<i64>> {
+        let mut prev = GENESIS.to_owned();
+        let mut expected_seq = 1;
+        for e in self.audit_events(0)? {
+            let body = NewAuditEvent { actor: e.actor, action: e.action, subject: e.subject, details: e.details };
+            if e.seq != expected_seq || e.prev_hash != prev || chain_hash(&prev, &canonical(e.seq, e.at_ms, &body)) != e.hash {
+                return Ok(Some(e.seq));
+            }
+            prev = e.hash;
+            expected_seq += 1;
+        }
+        Ok(None)
+    }
+}

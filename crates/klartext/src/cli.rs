@@ -1,0 +1,148 @@
+//! The command-line grammar (clap derive). Names here are a stable promise to scripts.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "klartext", version, about = "Governed machine learning for marketing, in one binary.")]
+pub struct Cli {
+    /// The project folder (default: the current folder or the nearest parent with a klartext.toml).
+    #[arg(long, global = true, env = "KLARTEXT_PROJECT")]
+    pub project: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a project: klartext.toml, usecases/, and the embedded store.
+    Init {
+        /// Where to create it (default: the current folder).
+        dir: Option<PathBuf>,
+    },
+    /// Create a project with generated churn data, register it and show its report.
+    Quickstart {
+        /// Where to create the project.
+        #[arg(default_value = "klartext-quickstart")]
+        dir: PathBuf,
+        /// Rows of generated data.
+        #[arg(long, default_value_t = 5000)]
+        rows: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Use-case files.
+    #[command(subcommand)]
+    Usecase(UsecaseCommand),
+    /// Datasets: add, list, show, generate.
+    #[command(subcommand)]
+    Data(DataCommand),
+    /// The audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsecaseCommand {
+    /// Validate every use-case file of the project.
+    Check {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the project's use cases.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Register a data file (CSV, NDJSON, Parquet; gzip allowed) for a use case.
+    Add(DataAdd),
+    /// List registered datasets.
+    List {
+        #[arg(long)]
+        usecase: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a dataset's schema and quality report.
+    Show {
+        id: String,
+        /// The use case whose registration to show (default: the only or newest one).
+        #[arg(long)]
+        usecase: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a realistic synthetic churn data set with known ground truth.
+    Generate(DataGenerate),
+}
+
+#[derive(Debug, Args)]
+pub struct DataAdd {
+    pub file: PathBuf,
+    #[arg(long)]
+    pub usecase: String,
+    /// Replace this column by a keyed hash before anything is stored (repeatable).
+    #[arg(long = "pseudonymise", value_name = "COLUMN")]
+    pub pseudonymise: Vec<String>,
+    /// Pseudonymise every column where personal data (e-mail, phone, IBAN, card, IP) is found.
+    #[arg(long)]
+    pub pseudonymise_pii: bool,
+    /// Field delimiter (default: detected). `ws` for runs of whitespace.
+    #[arg(long)]
+    pub delimiter: Option<String>,
+    /// The first row is data, not column names (default: detected).
+    #[arg(long)]
+    pub no_header: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DataGenerate {
+    /// Output file (.csv, .csv.gz or .ndjson).
+    #[arg(long, short)]
+    pub output: PathBuf,
+    #[arg(long, default_value_t = 5000)]
+    pub rows: usize,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Extra log-odds of churn for the protected group `female = 1` (0: none).
+    #[arg(long, default_value_t = 0.0)]
+    pub bias: f64,
+    /// Drift strength 0..1 (shorter tenure, higher charges, more support calls).
+    #[arg(long, default_value_t = 0.0)]
+    pub drift: f64,
+    /// Additional numeric columns (informative and noise), e.g. to reach 30 columns.
+    #[arg(long, default_value_t = 0)]
+    pub extra_features: usize,
+    /// Add fake e-mail and phone columns (to exercise PII detection).
+    #[arg(long)]
+    pub pii: bool,
+    /// Also write the true churn probability per row to this file.
+    #[arg(long)]
+    pub truth: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Print the audit trail.
+    Log {
+        /// Only events after this sequence number.
+        #[arg(long, default_value_t = 0)]
+        since: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recompute the hash chain and name the first event that does not match.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+}

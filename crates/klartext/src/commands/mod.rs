@@ -1,0 +1,26 @@
+//! Command dispatch: one module per command group.
+
+mod audit;
+mod data;
+mod init;
+mod quickstart;
+mod usecase;
+
+use crate::cli::{Cli, Command};
+use anyhow::Result;
+
+pub fn run(cli: Cli) -> Result<()> {
+    let project = cli.project.as_deref();
+    match cli.command {
+        Command::Init { dir } => init::run(dir.as_deref()),
+        Command::Quickstart { dir, rows, seed } => quickstart::run(&dir, rows, seed),
+        Command::Usecase(c) => usecase::run(project, c),
+        Command::Data(c) => data::run(project, c),
+        Command::Audit(c) => audit::run(project, c),
+    }
+}
+
+/// Print one JSON document on stdout.
+pub fn print_json(value: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(value).expect("JSON values serialise"));
+}
