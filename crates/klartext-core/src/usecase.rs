@@ -262,7 +262,7 @@ impl UseCase {
         }
         for (key, v) in [("gates.max_rmse", g.max_rmse), ("gates.max_mae", g.max_mae), ("gates.max_log_loss", g.max_log_loss)] {
             if let Some(v) = v {
-                if !(v >= 0.0) {
+                if v.is_nan() || v < 0.0 {
                     bad(key, format!("`{key}` = {v} must be zero or more"));
                 }
             }

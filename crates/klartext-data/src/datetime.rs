@@ -105,7 +105,12 @@ pub fn parse_datetime(text: &str, format: DateFormat) -> Option<f64> {
             if b.len() != 8 {
                 return None;
             }
-            (digits(&b[0..4])?, digits(&b[4..6])? as u32, digits(&b[6..8])? as u32, &b[8..])
+            (
+                digits(&b[0..4])?,
+                digits(&b[4..6])? as u32,
+                digits(&b[6..8])? as u32,
+                &b[8..],
+            )
         }
     };
     if !valid_date(y, m, d) {
@@ -175,7 +180,11 @@ pub fn detect_format<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<Da
     let (dmy, mdy) = (ok[3], ok[4]);
     if dmy && mdy {
         // Neither order was ever contradicted: the sample cannot decide.
-        return CANDIDATES[..3].iter().zip(ok).find(|(_, o)| *o).map(|(f, _)| *f);
+        return CANDIDATES[..3]
+            .iter()
+            .zip(ok)
+            .find(|(_, o)| *o)
+            .map(|(f, _)| *f);
     }
     CANDIDATES.iter().zip(ok).find(|(_, o)| *o).map(|(f, _)| *f)
 }
@@ -356,7 +365,12 @@ mod tests {
         assert!(parse_iso("2023-13-01").is_none());
         assert!(parse_iso("2023-00-10").is_none());
         assert!(parse_iso("2023-01-00").is_none());
-        assert_eq!(parse_iso("2000-02-29").map(|s| format_datetime(s, true)).as_deref(), Some("2000-02-29"));
+        assert_eq!(
+            parse_iso("2000-02-29")
+                .map(|s| format_datetime(s, true))
+                .as_deref(),
+            Some("2000-02-29")
+        );
     }
 
     #[test]
@@ -405,7 +419,10 @@ mod tests {
         assert_eq!(parse_datetime("20240230", DateFormat::Compact), None);
         assert_eq!(parse_datetime("2024013", DateFormat::Compact), None);
         assert_eq!(parse_datetime("31.01.20245", DateFormat::DmyDot), None);
-        assert_eq!(parse_datetime("31.01.2024 14:30", DateFormat::DmyDot), Some(d + 52_200.0));
+        assert_eq!(
+            parse_datetime("31.01.2024 14:30", DateFormat::DmyDot),
+            Some(d + 52_200.0)
+        );
         assert_eq!(parse_compact_number(20_240_131.0), Some(d));
         assert_eq!(parse_compact_number(20_241_331.0), None);
         assert_eq!(parse_compact_number(1234.0), None);
@@ -416,11 +433,23 @@ mod tests {
 
     #[test]
     fn detection() {
-        assert_eq!(detect_format(["2024-01-31", "", "2024-02-01T10:00:00Z"]), Some(DateFormat::Iso));
+        assert_eq!(
+            detect_format(["2024-01-31", "", "2024-02-01T10:00:00Z"]),
+            Some(DateFormat::Iso)
+        );
         assert_eq!(detect_format(["2024/01/31"]), Some(DateFormat::YmdSlash));
-        assert_eq!(detect_format(["31.01.2024", "1.2.2024"]), Some(DateFormat::DmyDot));
-        assert_eq!(detect_format(["01/02/2024", "25/02/2024"]), Some(DateFormat::DmySlash));
-        assert_eq!(detect_format(["01/02/2024", "02/25/2024"]), Some(DateFormat::MdySlash));
+        assert_eq!(
+            detect_format(["31.01.2024", "1.2.2024"]),
+            Some(DateFormat::DmyDot)
+        );
+        assert_eq!(
+            detect_format(["01/02/2024", "25/02/2024"]),
+            Some(DateFormat::DmySlash)
+        );
+        assert_eq!(
+            detect_format(["01/02/2024", "02/25/2024"]),
+            Some(DateFormat::MdySlash)
+        );
         assert_eq!(detect_format(["01/02/2024", "02/03/2024"]), None);
         assert_eq!(detect_format(["13/13/2024"]), None);
         assert_eq!(detect_format(["2024-01-31", "hello"]), None);
@@ -438,7 +467,11 @@ mod tests {
         assert_eq!(format_datetime(f64::NAN, false), "");
         assert_eq!(format_datetime(f64::INFINITY, false), "inf");
         assert_eq!(format_datetime(1e300, true), format!("{}", 1e300));
-        for s in ["2024-02-29T23:59:59Z", "1900-03-01T00:00:00Z", "0001-01-01T01:02:03Z"] {
+        for s in [
+            "2024-02-29T23:59:59Z",
+            "1900-03-01T00:00:00Z",
+            "0001-01-01T01:02:03Z",
+        ] {
             assert_eq!(format_datetime(parse_iso(s).unwrap(), false), s);
         }
         // Every day of four centuries round-trips through civil_from_days.

@@ -51,7 +51,14 @@ pub struct GenerateParams {
 
 impl Default for GenerateParams {
     fn default() -> Self {
-        GenerateParams { rows: 5000, seed: 42, bias: 0.0, drift: 0.0, extra_features: 0, pii: false }
+        GenerateParams {
+            rows: 5000,
+            seed: 42,
+            bias: 0.0,
+            drift: 0.0,
+            extra_features: 0,
+            pii: false,
+        }
     }
 }
 
@@ -149,7 +156,12 @@ fn splitmix64(x: &mut u64) -> u64 {
 impl Rng {
     pub fn new(seed: u64) -> Rng {
         let mut x = seed;
-        let s = [splitmix64(&mut x), splitmix64(&mut x), splitmix64(&mut x), splitmix64(&mut x)];
+        let s = [
+            splitmix64(&mut x),
+            splitmix64(&mut x),
+            splitmix64(&mut x),
+            splitmix64(&mut x),
+        ];
         Rng { s, spare: None }
     }
 
@@ -232,8 +244,14 @@ fn round_to(x: f64, decimals: i32) -> f64 {
     (x * f).round() / f
 }
 
-const REGIONS: [&str; 6] =
-    ["Nordrhein-Westfalen", "Bayern", "Baden-Württemberg", "Niedersachsen", "Berlin", "Hamburg"];
+const REGIONS: [&str; 6] = [
+    "Nordrhein-Westfalen",
+    "Bayern",
+    "Baden-Württemberg",
+    "Niedersachsen",
+    "Berlin",
+    "Hamburg",
+];
 const REGION_WEIGHTS: [f64; 6] = [0.25, 0.20, 0.17, 0.14, 0.13, 0.11];
 const BERLIN: u32 = 4;
 const PLANS: [&str; 3] = ["basic", "standard", "premium"];
@@ -247,17 +265,44 @@ const YES_NO: [&str; 2] = ["yes", "no"];
 const CHURN: [&str; 2] = ["Yes", "No"];
 
 const FIRST_NAMES: [&str; 24] = [
-    "anna", "lukas", "lea", "jonas", "marie", "felix", "sophie", "paul", "laura", "leon",
-    "julia", "max", "lena", "tim", "sarah", "jan", "emma", "david", "hannah", "niklas", "sofia",
-    "elias", "mia", "noah",
+    "anna", "lukas", "lea", "jonas", "marie", "felix", "sophie", "paul", "laura", "leon", "julia",
+    "max", "lena", "tim", "sarah", "jan", "emma", "david", "hannah", "niklas", "sofia", "elias",
+    "mia", "noah",
 ];
 const LAST_NAMES: [&str; 24] = [
-    "mueller", "schmidt", "schneider", "fischer", "weber", "meyer", "wagner", "becker",
-    "schulz", "hoffmann", "koch", "richter", "klein", "wolf", "schroeder", "neumann",
-    "schwarz", "braun", "zimmermann", "krueger", "hartmann", "lange", "werner", "krause",
+    "mueller",
+    "schmidt",
+    "schneider",
+    "fischer",
+    "weber",
+    "meyer",
+    "wagner",
+    "becker",
+    "schulz",
+    "hoffmann",
+    "koch",
+    "richter",
+    "klein",
+    "wolf",
+    "schroeder",
+    "neumann",
+    "schwarz",
+    "braun",
+    "zimmermann",
+    "krueger",
+    "hartmann",
+    "lange",
+    "werner",
+    "krause",
 ];
-const MAIL_DOMAINS: [&str; 6] =
-    ["gmx.de", "web.de", "t-online.de", "gmail.com", "outlook.de", "example.org"];
+const MAIL_DOMAINS: [&str; 6] = [
+    "gmx.de",
+    "web.de",
+    "t-online.de",
+    "gmail.com",
+    "outlook.de",
+    "example.org",
+];
 const MAIL_WEIGHTS: [f64; 6] = [0.22, 0.22, 0.14, 0.25, 0.12, 0.05];
 const AREA_CODES: [&str; 8] = ["30", "40", "89", "221", "69", "711", "211", "341"];
 const MOBILE_PREFIXES: [&str; 6] = ["151", "152", "160", "170", "176", "157"];
@@ -282,7 +327,10 @@ fn str_column(codes: Vec<u32>, levels: &[&str]) -> ColumnData {
         }
         *c = *slot;
     }
-    ColumnData::Str(StrColumn { codes, levels: out_levels })
+    ColumnData::Str(StrColumn {
+        codes,
+        levels: out_levels,
+    })
 }
 
 /// A column whose present values are distinct by construction (ids, e-mails): no hashing.
@@ -325,11 +373,23 @@ fn unique_column(values: Vec<Option<String>>) -> ColumnData {
 /// Generate a churn dataset. Same parameters ⇒ identical output.
 pub fn generate(params: &GenerateParams) -> Generated {
     let n = params.rows;
-    let drift = if params.drift.is_finite() { params.drift.clamp(0.0, 1.0) } else { 0.0 };
-    let bias = if params.bias.is_finite() { params.bias } else { 0.0 };
+    let drift = if params.drift.is_finite() {
+        params.drift.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let bias = if params.bias.is_finite() {
+        params.bias
+    } else {
+        0.0
+    };
     let mut rng = Rng::new(params.seed);
     let snapshot_day = days_from_civil(2025, 1, 1);
-    let contract_weights = [0.50 + 0.25 * drift, 0.25 - 0.10 * drift, 0.25 - 0.15 * drift];
+    let contract_weights = [
+        0.50 + 0.25 * drift,
+        0.25 - 0.10 * drift,
+        0.25 - 0.15 * drift,
+    ];
 
     let mut ids = Vec::with_capacity(n);
     let mut signup = Vec::with_capacity(n);
@@ -405,7 +465,11 @@ pub fn generate(params: &GenerateParams) -> Generated {
         payment.push(pay as u32);
         tenure.push(t);
         monthly.push(mc);
-        total.push(if tc_missing { f64::NAN } else { round_to(t * mc * tc_noise, 2) });
+        total.push(if tc_missing {
+            f64::NAN
+        } else {
+            round_to(t * mc * tc_noise, 2)
+        });
         calls.push(f64::from(sc));
         logins.push(f64::from(lg));
         open_rate.push(if or_missing { f64::NAN } else { or });
@@ -425,7 +489,11 @@ pub fn generate(params: &GenerateParams) -> Generated {
         ("region", K::Categorical, str_column(region, &REGIONS)),
         ("plan", K::Categorical, str_column(plan, &PLANS)),
         ("contract", K::Categorical, str_column(contract, &CONTRACTS)),
-        ("payment_method", K::Categorical, str_column(payment, &PAYMENTS)),
+        (
+            "payment_method",
+            K::Categorical,
+            str_column(payment, &PAYMENTS),
+        ),
         ("tenure_months", K::Integer, ColumnData::Num(tenure)),
         ("monthly_charges", K::Numeric, ColumnData::Num(monthly)),
         ("total_charges", K::Numeric, ColumnData::Num(total)),
@@ -452,7 +520,12 @@ pub fn generate(params: &GenerateParams) -> Generated {
             "churn" => ColumnRole::Target,
             _ => ColumnRole::Feature,
         };
-        schema.push(ColumnSchema { name: name.clone(), kind, role, pseudonymised: false });
+        schema.push(ColumnSchema {
+            name: name.clone(),
+            kind,
+            role,
+            pseudonymised: false,
+        });
         columns.push(Column { name, data });
     };
     for (name, kind, data) in cols {

@@ -101,9 +101,11 @@ fn infer_column(col: &mut Column, hint: Option<&str>, forced_id: bool) -> Column
         ColumnData::Num(values) => {
             let present: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
             let integral = present.iter().all(|x| x.fract() == 0.0);
-            let distinct = count_distinct(&present);
+            // Counting distinct values costs a hash per row: only when the answer matters.
+            let says_id = integral && name_says_id(&col.name);
+            let distinct = if says_id || hint == Some("token") { count_distinct(&present) } else { 0 };
             if forced_id
-                || (integral && name_says_id(&col.name) && distinct == present.len() && n > 1)
+                || (says_id && (distinct == present.len() || distinct > 20) && n > 1)
                 || (hint == Some("token") && distinct * 2 > present.len() && n > 1)
             {
                 ColumnKind::Id
@@ -204,7 +206,11 @@ fn infer_text(name: &str, s: &StrColumn, forced_id: bool) -> ColumnKind {
     if mean_len >= 30.0 || (spaced * 2 >= levels.len() && levels.len() * 2 > present && present >= 20) {
         return ColumnKind::Text;
     }
-    if all_distinct && (name_says_id(name) || (present >= 50 && spaced == 0)) {
+    // Keys like customer_id or session_id identify; they are not features even when
+    // they repeat (transactions per customer).
+    if (all_distinct && (name_says_id(name) || (present >= 50 && spaced == 0)))
+        || (name_says_id(name) && levels.len() > 20)
+    {
         return ColumnKind::Id;
     }
     ColumnKind::Categorical

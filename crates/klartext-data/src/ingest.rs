@@ -124,9 +124,8 @@ pub fn ingest<'a>(
             } else {
                 klartext_core::ColumnRole::Excluded
             };
-            match pii.iter_mut().find(|p| p.column == *w) {
-                Some(p) => p.pseudonymised = true,
-                None => {}
+            if let Some(p) = pii.iter_mut().find(|p| p.column == *w) {
+                p.pseudonymised = true;
             }
         }
         let mut out = Vec::with_capacity(raw.len());

@@ -37,7 +37,10 @@ pub fn is_email(value: &str) -> bool {
     if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
         return false;
     }
-    if !local.chars().all(|c| c.is_alphanumeric() || c == '.' || LOCAL_SPECIALS.contains(c)) {
+    if !local
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '.' || LOCAL_SPECIALS.contains(c))
+    {
         return false;
     }
     let labels: Vec<&str> = domain.split('.').collect();
@@ -73,7 +76,10 @@ pub fn is_phone(value: &str) -> bool {
     if s.len() < 7 || s.len() > 40 {
         return false;
     }
-    if !s.chars().all(|c| c.is_ascii_digit() || " -./()+".contains(c)) {
+    if !s
+        .chars()
+        .all(|c| c.is_ascii_digit() || " -./()+".contains(c))
+    {
         return false;
     }
     let (plus, body) = match s.strip_prefix('+') {
@@ -83,7 +89,11 @@ pub fn is_phone(value: &str) -> bool {
     if body.contains('+') || !phone_structure(body) {
         return false;
     }
-    let digits: Vec<u8> = body.bytes().filter(u8::is_ascii_digit).map(|c| c - b'0').collect();
+    let digits: Vec<u8> = body
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .map(|c| c - b'0')
+        .collect();
     let n = digits.len();
     if !(7..=15).contains(&n) {
         return false;
@@ -207,19 +217,94 @@ fn looks_like_date(s: &str) -> bool {
 
 /// Registered IBAN lengths by country (SWIFT IBAN registry).
 const IBAN_LENGTHS: &[(&str, usize)] = &[
-    ("AD", 24), ("AE", 23), ("AL", 28), ("AT", 20), ("AZ", 28), ("BA", 20), ("BE", 16),
-    ("BG", 22), ("BH", 22), ("BI", 27), ("BR", 29), ("BY", 28), ("CH", 21), ("CR", 22),
-    ("CY", 28), ("CZ", 24), ("DE", 22), ("DJ", 27), ("DK", 18), ("DO", 28), ("EE", 20),
-    ("EG", 29), ("ES", 24), ("FI", 18), ("FK", 18), ("FO", 18), ("FR", 27), ("GB", 22),
-    ("GE", 22), ("GI", 23), ("GL", 18), ("GR", 27), ("GT", 28), ("HR", 21), ("HU", 28),
-    ("IE", 22), ("IL", 23), ("IQ", 23), ("IS", 26), ("IT", 27), ("JO", 30), ("KW", 30),
-    ("KZ", 20), ("LB", 28), ("LC", 32), ("LI", 21), ("LT", 20), ("LU", 20), ("LV", 21),
-    ("LY", 25), ("MC", 27), ("MD", 24), ("ME", 22), ("MK", 19), ("MN", 20), ("MR", 27),
-    ("MT", 31), ("MU", 30), ("NI", 28), ("NL", 18), ("NO", 15), ("OM", 23), ("PK", 24),
-    ("PL", 28), ("PS", 29), ("PT", 25), ("QA", 29), ("RO", 24), ("RS", 22), ("RU", 33),
-    ("SA", 24), ("SC", 31), ("SD", 18), ("SE", 24), ("SI", 19), ("SK", 24), ("SM", 27),
-    ("SO", 23), ("ST", 25), ("SV", 28), ("TL", 23), ("TN", 24), ("TR", 26), ("UA", 29),
-    ("VA", 22), ("VG", 24), ("XK", 20), ("YE", 30),
+    ("AD", 24),
+    ("AE", 23),
+    ("AL", 28),
+    ("AT", 20),
+    ("AZ", 28),
+    ("BA", 20),
+    ("BE", 16),
+    ("BG", 22),
+    ("BH", 22),
+    ("BI", 27),
+    ("BR", 29),
+    ("BY", 28),
+    ("CH", 21),
+    ("CR", 22),
+    ("CY", 28),
+    ("CZ", 24),
+    ("DE", 22),
+    ("DJ", 27),
+    ("DK", 18),
+    ("DO", 28),
+    ("EE", 20),
+    ("EG", 29),
+    ("ES", 24),
+    ("FI", 18),
+    ("FK", 18),
+    ("FO", 18),
+    ("FR", 27),
+    ("GB", 22),
+    ("GE", 22),
+    ("GI", 23),
+    ("GL", 18),
+    ("GR", 27),
+    ("GT", 28),
+    ("HR", 21),
+    ("HU", 28),
+    ("IE", 22),
+    ("IL", 23),
+    ("IQ", 23),
+    ("IS", 26),
+    ("IT", 27),
+    ("JO", 30),
+    ("KW", 30),
+    ("KZ", 20),
+    ("LB", 28),
+    ("LC", 32),
+    ("LI", 21),
+    ("LT", 20),
+    ("LU", 20),
+    ("LV", 21),
+    ("LY", 25),
+    ("MC", 27),
+    ("MD", 24),
+    ("ME", 22),
+    ("MK", 19),
+    ("MN", 20),
+    ("MR", 27),
+    ("MT", 31),
+    ("MU", 30),
+    ("NI", 28),
+    ("NL", 18),
+    ("NO", 15),
+    ("OM", 23),
+    ("PK", 24),
+    ("PL", 28),
+    ("PS", 29),
+    ("PT", 25),
+    ("QA", 29),
+    ("RO", 24),
+    ("RS", 22),
+    ("RU", 33),
+    ("SA", 24),
+    ("SC", 31),
+    ("SD", 18),
+    ("SE", 24),
+    ("SI", 19),
+    ("SK", 24),
+    ("SM", 27),
+    ("SO", 23),
+    ("ST", 25),
+    ("SV", 28),
+    ("TL", 23),
+    ("TN", 24),
+    ("TR", 26),
+    ("UA", 29),
+    ("VA", 22),
+    ("VG", 24),
+    ("XK", 20),
+    ("YE", 30),
 ];
 
 /// An IBAN (ISO 13616): two-letter country code, two check digits (02–98), an
@@ -230,8 +315,11 @@ pub fn is_iban(value: &str) -> bool {
     if s.len() > 50 || s.contains("  ") {
         return false;
     }
-    let compact: Vec<u8> =
-        s.bytes().filter(|&c| c != b' ').map(|c| c.to_ascii_uppercase()).collect();
+    let compact: Vec<u8> = s
+        .bytes()
+        .filter(|&c| c != b' ')
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
     let n = compact.len();
     if !(15..=34).contains(&n) {
         return false;
@@ -269,7 +357,11 @@ pub fn is_iban(value: &str) -> bool {
 /// length that issuer uses, and a valid Luhn checksum.
 pub fn is_credit_card(value: &str) -> bool {
     let s = value.trim();
-    if s.len() > 30 || !s.bytes().all(|c| c.is_ascii_digit() || c == b' ' || c == b'-') {
+    if s.len() > 30
+        || !s
+            .bytes()
+            .all(|c| c.is_ascii_digit() || c == b' ' || c == b'-')
+    {
         return false;
     }
     if s.contains(' ') && s.contains('-') {
@@ -281,7 +373,11 @@ pub fn is_credit_card(value: &str) -> bool {
     {
         return false;
     }
-    let digits: Vec<u8> = s.bytes().filter(u8::is_ascii_digit).map(|c| c - b'0').collect();
+    let digits: Vec<u8> = s
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .map(|c| c - b'0')
+        .collect();
     let n = digits.len();
     if !(13..=19).contains(&n) || !card_prefix_ok(&digits) {
         return false;
@@ -314,7 +410,11 @@ fn luhn(digits: &[u8]) -> bool {
 /// Issuer identification numbers and the lengths each network issues.
 fn card_prefix_ok(d: &[u8]) -> bool {
     let n = d.len();
-    let prefix = |k: usize| d.iter().take(k).fold(0u32, |acc, &x| acc * 10 + u32::from(x));
+    let prefix = |k: usize| {
+        d.iter()
+            .take(k)
+            .fold(0u32, |acc, &x| acc * 10 + u32::from(x))
+    };
     let (p1, p2, p3, p4, p6) = (prefix(1), prefix(2), prefix(3), prefix(4), prefix(6));
     match p1 {
         // Visa
@@ -333,9 +433,7 @@ fn card_prefix_ok(d: &[u8]) -> bool {
         // Discover 6011, 644–649, 65, 622126–622925; UnionPay 62; Maestro 6304, 6759, 676770
         6 if p4 == 6011 || (644..=649).contains(&p3) || p2 == 65 => (16..=19).contains(&n),
         6 if p2 == 62 => (16..=19).contains(&n),
-        6 if p4 == 6304 || p4 == 6759 || p6 == 676_770 || p6 == 676_774 => {
-            (13..=19).contains(&n)
-        }
+        6 if p4 == 6304 || p4 == 6759 || p6 == 676_770 || p6 == 676_774 => (13..=19).contains(&n),
         // Maestro 50, 56–58
         5 if p2 == 50 || (56..=58).contains(&p2) => (13..=19).contains(&n),
         _ => false,
@@ -493,7 +591,10 @@ impl Pseudonymiser {
     /// pseudonyms made from the original text. `NaN` stays missing.
     pub fn pseudonymise_num_column(&self, values: &[f64]) -> StrColumn {
         let mut index: HashMap<u64, u32> = HashMap::new();
-        let mut col = StrColumn { codes: Vec::with_capacity(values.len()), levels: Vec::new() };
+        let mut col = StrColumn {
+            codes: Vec::with_capacity(values.len()),
+            levels: Vec::new(),
+        };
         for &x in values {
             if x.is_nan() {
                 col.codes.push(MISSING_CODE);
@@ -514,7 +615,9 @@ impl Pseudonymiser {
 /// `ps_` followed by exactly 32 lower-case hex digits.
 pub fn is_pseudonym(value: &str) -> bool {
     value.strip_prefix(PSEUDONYM_PREFIX).is_some_and(|h| {
-        h.len() == 32 && h.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+        h.len() == 32
+            && h.bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
     })
 }
 

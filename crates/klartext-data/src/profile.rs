@@ -25,25 +25,34 @@ const PII_SAMPLE: usize = 1000;
 /// a keyed hash before storage (their PII finding says so).
 pub fn profile(frame: &Frame, schema: &Schema, uc: Option<&UseCase>, pii_found: &[PiiFinding]) -> QualityReport {
     let n = frame.n_rows;
-    let columns: Vec<ColumnProfile> = frame
+    let target = uc.and_then(|u| target_info(frame, schema, u));
+    let labels = target.as_ref().and_then(|t| t.labels.as_deref());
+    let per_column: Vec<(ColumnProfile, Option<LeakageSuspect>)> = frame
         .columns
         .par_iter()
         .zip(schema.columns.par_iter())
-        .map(|(col, cs)| profile_column(&col.data, cs.kind, cs.role, &col.name, n))
+        .map(|(col, cs)| {
+            let (profile, summary) = profile_column(&col.data, cs.kind, cs.role, &col.name, n);
+            let leak = if matches!(cs.role, ColumnRole::Feature | ColumnRole::Protected) {
+                target.as_ref().and_then(|t| leakage_of(&col.name, &col.data, summary.as_ref(), t))
+            } else {
+                None
+            };
+            (profile, leak)
+        })
         .collect();
+    let mut leakage_suspects: Vec<LeakageSuspect> = per_column.iter().filter_map(|(_, l)| l.clone()).collect();
+    leakage_suspects.sort_by(|a, b| b.value.total_cmp(&a.value).then(a.column.cmp(&b.column)));
+    let columns: Vec<ColumnProfile> = per_column.into_iter().map(|(p, _)| p).collect();
 
     let id_idx = uc.and_then(|u| frame.column_index(&u.data.id));
     let duplicate_rows = duplicate_rows(frame, id_idx);
     let duplicate_ids = id_idx.map(|i| {
         let mut h = column_hashes(&frame.columns[i].data);
-        h.sort_unstable();
+        radix_sort_u64(&mut h);
         h.dedup();
         n - h.len()
     });
-
-    let target = uc.and_then(|u| target_info(frame, schema, u));
-    let labels = target.as_ref().and_then(|t| t.labels.as_deref());
-    let leakage_suspects = leakage(frame, schema, target.as_ref());
     let protected = uc.map_or_else(Vec::new, |u| {
         u.data
             .protected
@@ -81,7 +90,87 @@ pub fn scan_pii(frame: &Frame) -> Vec<(usize, klartext_core::report::PiiKind, f6
         .collect()
 }
 
-fn profile_column(data: &ColumnData, kind: ColumnKind, role: ColumnRole, name: &str, n: usize) -> ColumnProfile {
+/// Sorted distinct values of a numeric column with their counts (and, for a class
+/// target, how many of each are positive): the one pass every numeric statistic needs.
+struct NumSummary {
+    /// (value, rows) in ascending order.
+    values: Vec<(f64, u64)>,
+    present: u64,
+}
+
+impl NumSummary {
+    fn of(v: &[f64]) -> NumSummary {
+        // Few distinct values (integers, flags, codes): count them in a small map.
+        let mut map: rustc_hash::FxHashMap<u64, u64> = rustc_hash::FxHashMap::default();
+        let mut small = true;
+        for x in v.iter().filter(|x| !x.is_nan()) {
+            *map.entry(x.to_bits()).or_insert(0) += 1;
+            if map.len() > 4096 {
+                small = false;
+                break;
+            }
+        }
+        let mut values: Vec<(f64, u64)> = if small {
+            map.into_iter().map(|(b, c)| (f64::from_bits(b), c)).collect()
+        } else {
+            let mut keys: Vec<u64> = v.iter().filter(|x| !x.is_nan()).map(|&x| f64_key(x)).collect();
+            radix_sort_u64(&mut keys);
+            let mut out: Vec<(f64, u64)> = Vec::new();
+            for k in keys {
+                let x = key_f64(k);
+                match out.last_mut() {
+                    Some(last) if last.0 == x => last.1 += 1,
+                    _ => out.push((x, 1)),
+                }
+            }
+            out
+        };
+        if small {
+            values.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+            // -0.0 and 0.0 are one value.
+            values.dedup_by(|b, a| {
+                if a.0 == b.0 {
+                    a.1 += b.1;
+                    true
+                } else {
+                    false
+                }
+            });
+        }
+        let present = values.iter().map(|v| v.1).sum();
+        NumSummary { values, present }
+    }
+
+    /// The value at sorted position `i` (0-based) of the expanded column.
+    fn at(&self, mut i: u64) -> f64 {
+        for &(x, c) in &self.values {
+            if i < c {
+                return x;
+            }
+            i -= c;
+        }
+        f64::NAN
+    }
+
+    /// Linear interpolation between closest ranks, as pandas and numpy do by default.
+    fn quantile(&self, q: f64) -> f64 {
+        if self.present == 0 {
+            return f64::NAN;
+        }
+        let pos = q * (self.present - 1) as f64;
+        let (lo, hi) = (pos.floor() as u64, pos.ceil() as u64);
+        let (a, b) = (self.at(lo), self.at(hi));
+        a + (b - a) * (pos - lo as f64)
+    }
+}
+
+fn profile_column(
+    data: &ColumnData,
+    kind: ColumnKind,
+    role: ColumnRole,
+    name: &str,
+    n: usize,
+) -> (ColumnProfile, Option<NumSummary>) {
     let missing = data.missing();
     let present = n - missing;
     let mut p = ColumnProfile {
@@ -98,35 +187,42 @@ fn profile_column(data: &ColumnData, kind: ColumnKind, role: ColumnRole, name: &
         near_constant: false,
         high_cardinality: false,
     };
+    let mut summary = None;
     match data {
         ColumnData::Num(v) => {
-            let mut sorted: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
-            sorted.sort_unstable_by(f64::total_cmp);
-            let (distinct, top_value, top_count) = runs(&sorted);
-            p.distinct = distinct;
+            let s = NumSummary::of(v);
+            p.distinct = s.values.len();
+            let (top_value, top_count) =
+                s.values.iter().fold((f64::NAN, 0u64), |best, &(x, c)| if c > best.1 { (x, c) } else { best });
             p.top_share = if present == 0 { 0.0 } else { top_count as f64 / present as f64 };
-            if !sorted.is_empty() {
-                let mean = kahan_mean(&sorted);
-                let var = if sorted.len() > 1 {
-                    sorted.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (sorted.len() - 1) as f64
+            if s.present > 0 {
+                let finite: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
+                let mean = kahan_mean(&finite);
+                let var = if finite.len() > 1 {
+                    finite.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (finite.len() - 1) as f64
                 } else {
                     f64::NAN
                 };
                 p.numeric = Some(NumericStats {
-                    min: sorted[0],
-                    max: sorted[sorted.len() - 1],
+                    min: s.values[0].0,
+                    max: s.values[s.values.len() - 1].0,
                     mean,
                     std: var.sqrt(),
-                    p25: quantile(&sorted, 0.25),
-                    p50: quantile(&sorted, 0.5),
-                    p75: quantile(&sorted, 0.75),
+                    p25: s.quantile(0.25),
+                    p50: s.quantile(0.5),
+                    p75: s.quantile(0.75),
                 });
             }
-            if matches!(kind, ColumnKind::Boolean) || distinct <= 10 {
-                p.top = top_numbers(&sorted, 5);
+            if matches!(kind, ColumnKind::Boolean) || p.distinct <= 10 {
+                let mut top: Vec<ValueCount> =
+                    s.values.iter().map(|&(x, c)| ValueCount { value: format_number(x), count: c as usize }).collect();
+                top.sort_by_key(|t| std::cmp::Reverse(t.count));
+                top.truncate(5);
+                p.top = top;
             } else if top_count > 1 && p.top_share >= 0.5 {
-                p.top = vec![ValueCount { value: format_number(top_value), count: top_count }];
+                p.top = vec![ValueCount { value: format_number(top_value), count: top_count as usize }];
             }
+            summary = Some(s);
         }
         ColumnData::Str(s) => {
             let counts = s.level_counts();
@@ -147,7 +243,55 @@ fn profile_column(data: &ColumnData, kind: ColumnKind, role: ColumnRole, name: &
     p.constant = p.distinct <= 1;
     p.near_constant = !p.constant && p.top_share >= NEAR_CONSTANT_SHARE;
     p.high_cardinality = kind == ColumnKind::Categorical && p.distinct > 50 && p.distinct * 20 > present;
-    p
+    (p, summary)
+}
+
+/// Order-preserving map of f64 to u64 (negative numbers flip), for radix sorting.
+fn f64_key(x: f64) -> u64 {
+    let b = x.to_bits();
+    if b >> 63 == 1 {
+        !b
+    } else {
+        b | (1 << 63)
+    }
+}
+
+fn key_f64(k: u64) -> f64 {
+    f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
+}
+
+/// LSD radix sort, one byte a pass; passes where every key has the same byte are skipped.
+/// About three times faster than a comparison sort on a million keys.
+fn radix_sort_u64(v: &mut Vec<u64>) {
+    if v.len() < 256 {
+        v.sort_unstable();
+        return;
+    }
+    let mut counts = vec![[0usize; 256]; 8];
+    for &x in v.iter() {
+        for (b, c) in counts.iter_mut().enumerate() {
+            c[((x >> (b * 8)) & 0xFF) as usize] += 1;
+        }
+    }
+    let mut buf = vec![0u64; v.len()];
+    for (b, c) in counts.iter_mut().enumerate() {
+        if c.contains(&v.len()) {
+            continue;
+        }
+        let mut sum = 0;
+        for k in c.iter_mut() {
+            let t = *k;
+            *k = sum;
+            sum += t;
+        }
+        let shift = b * 8;
+        for &x in v.iter() {
+            let d = ((x >> shift) & 0xFF) as usize;
+            buf[c[d]] = x;
+            c[d] += 1;
+        }
+        std::mem::swap(v, &mut buf);
+    }
 }
 
 fn kahan_mean(v: &[f64]) -> f64 {
@@ -170,42 +314,6 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     let lo = pos.floor() as usize;
     let hi = pos.ceil() as usize;
     sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
-}
-
-/// Distinct count, most frequent value and its count, of sorted values.
-fn runs(sorted: &[f64]) -> (usize, f64, usize) {
-    let mut distinct = 0;
-    let (mut best, mut best_n) = (f64::NAN, 0);
-    let mut i = 0;
-    while i < sorted.len() {
-        let mut j = i + 1;
-        while j < sorted.len() && sorted[j] == sorted[i] {
-            j += 1;
-        }
-        distinct += 1;
-        if j - i > best_n {
-            best_n = j - i;
-            best = sorted[i];
-        }
-        i = j;
-    }
-    (distinct, best, best_n)
-}
-
-fn top_numbers(sorted: &[f64], k: usize) -> Vec<ValueCount> {
-    let mut out: Vec<ValueCount> = Vec::new();
-    let mut i = 0;
-    while i < sorted.len() {
-        let mut j = i + 1;
-        while j < sorted.len() && sorted[j] == sorted[i] {
-            j += 1;
-        }
-        out.push(ValueCount { value: format_number(sorted[i]), count: j - i });
-        i = j;
-    }
-    out.sort_by(|a, b| b.count.cmp(&a.count));
-    out.truncate(k);
-    out
 }
 
 fn column_hashes(data: &ColumnData) -> Vec<u64> {
@@ -244,7 +352,7 @@ fn duplicate_rows(frame: &Frame, skip: Option<usize>) -> usize {
             }
         }
     }
-    h.sort_unstable();
+    radix_sort_u64(&mut h);
     let before = h.len();
     h.dedup();
     before - h.len()
@@ -323,25 +431,59 @@ fn target_info(frame: &Frame, schema: &Schema, uc: &UseCase) -> Option<TargetInf
     })
 }
 
-fn leakage(frame: &Frame, schema: &Schema, target: Option<&TargetInfo>) -> Vec<LeakageSuspect> {
-    let Some(t) = target else { return Vec::new() };
-    let candidates: Vec<usize> = (0..frame.n_cols())
-        .filter(|&i| matches!(schema.columns[i].role, ColumnRole::Feature | ColumnRole::Protected))
-        .collect();
-    let mut out: Vec<LeakageSuspect> = candidates
-        .par_iter()
-        .filter_map(|&i| {
-            let col = &frame.columns[i];
-            let (measure, value) = if let Some(labels) = &t.labels {
-                ("auc", single_feature_auc(&col.data, labels)?)
+/// Is one column a leakage suspect? Numbers are first judged on 256 quantile bins (cheap);
+/// only a column that already looks near-perfect there gets the exact AUC.
+fn leakage_of(name: &str, data: &ColumnData, summary: Option<&NumSummary>, t: &TargetInfo) -> Option<LeakageSuspect> {
+    let (measure, value) = if let Some(labels) = &t.labels {
+        let auc = match (data, summary) {
+            (ColumnData::Num(v), Some(s)) if s.values.len() > 256 => {
+                let binned = binned_auc(v, s, labels)?;
+                if binned < 0.95 {
+                    return None;
+                }
+                single_feature_auc(data, labels)?
+            }
+            _ => single_feature_auc(data, labels)?,
+        };
+        ("auc", auc)
+    } else {
+        ("abs_correlation", abs_correlation(data, t.values.as_ref()?)?)
+    };
+    (value >= LEAKAGE_THRESHOLD).then(|| LeakageSuspect { column: name.to_owned(), measure: measure.into(), value })
+}
+
+fn binned_auc(v: &[f64], s: &NumSummary, labels: &[Option<bool>]) -> Option<f64> {
+    let mut edges: Vec<f64> = (1..256).map(|i| s.quantile(i as f64 / 256.0)).collect();
+    edges.dedup();
+    let mut pn = vec![(0u64, 0u64); edges.len() + 1];
+    for (x, l) in v.iter().zip(labels) {
+        if let (false, Some(l)) = (x.is_nan(), l) {
+            let b = edges.partition_point(|e| e < x);
+            if *l {
+                pn[b].0 += 1;
             } else {
-                ("abs_correlation", abs_correlation(&col.data, t.values.as_ref()?)?)
-            };
-            (value >= LEAKAGE_THRESHOLD).then(|| LeakageSuspect { column: col.name.clone(), measure: measure.into(), value })
-        })
-        .collect();
-    out.sort_by(|a, b| b.value.total_cmp(&a.value).then(a.column.cmp(&b.column)));
-    out
+                pn[b].1 += 1;
+            }
+        }
+    }
+    auc_of_cells(pn.iter().map(|&(p, n)| (p, n)))
+}
+
+/// Mann-Whitney over ordered cells of (positives, negatives): each positive beats the
+/// negatives in lower cells, ties count half. Folded so that 0.5 is no signal.
+fn auc_of_cells(cells: impl Iterator<Item = (u64, u64)>) -> Option<f64> {
+    let (mut below, mut wins, mut pos, mut neg) = (0u64, 0f64, 0u64, 0u64);
+    for (p, n) in cells {
+        wins += p as f64 * (below as f64 + n as f64 / 2.0);
+        below += n;
+        pos += p;
+        neg += n;
+    }
+    if pos == 0 || neg == 0 {
+        return None;
+    }
+    let auc = wins / (pos as f64 * neg as f64);
+    Some(auc.max(1.0 - auc))
 }
 
 /// AUC of one column as a score (numbers by value, categories by their positive rate),
@@ -349,7 +491,7 @@ fn leakage(frame: &Frame, schema: &Schema, target: Option<&TargetInfo>) -> Vec<L
 /// or label are left out.
 pub fn single_feature_auc(data: &ColumnData, labels: &[Option<bool>]) -> Option<f64> {
     // Group rows by a sortable key, count positives and negatives per key.
-    let mut cells: Vec<(f64, u64, u64)> = match data {
+    let cells: Vec<(f64, u64, u64)> = match data {
         ColumnData::Num(v) => {
             let mut pairs: Vec<(f64, bool)> = v
                 .iter()
@@ -390,20 +532,7 @@ pub fn single_feature_auc(data: &ColumnData, labels: &[Option<bool>]) -> Option<
             cells
         }
     };
-    cells.retain(|c| c.1 + c.2 > 0);
-    let pos: u64 = cells.iter().map(|c| c.1).sum();
-    let neg: u64 = cells.iter().map(|c| c.2).sum();
-    if pos == 0 || neg == 0 {
-        return None;
-    }
-    // Mann-Whitney: each positive beats the negatives below it, ties count half.
-    let (mut below, mut wins) = (0u64, 0f64);
-    for (_, p, n) in &cells {
-        wins += *p as f64 * (below as f64 + *n as f64 / 2.0);
-        below += n;
-    }
-    let auc = wins / (pos as f64 * neg as f64);
-    Some(auc.max(1.0 - auc))
+    auc_of_cells(cells.into_iter().map(|c| (c.1, c.2)))
 }
 
 fn abs_correlation(data: &ColumnData, y: &[f64]) -> Option<f64> {
@@ -430,18 +559,16 @@ fn groups(data: &ColumnData, labels: Option<&[Option<bool>]>) -> Vec<GroupStat> 
     let (names, per_row): (Vec<String>, Vec<Option<usize>>) = match data {
         ColumnData::Str(s) => (s.levels.clone(), s.codes.iter().map(|&c| (c != MISSING_CODE).then_some(c as usize)).collect()),
         ColumnData::Num(v) => {
-            let mut sorted: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
-            sorted.sort_unstable_by(f64::total_cmp);
-            let mut levels = sorted.clone();
-            levels.dedup();
+            let s = NumSummary::of(v);
+            let levels: Vec<f64> = s.values.iter().map(|x| x.0).collect();
             if levels.len() <= 10 {
                 let per_row = v.iter().map(|x| (!x.is_nan()).then(|| levels.partition_point(|l| l < x))).collect();
                 (levels.iter().map(|&x| format_number(x)).collect(), per_row)
             } else {
-                let mut edges = vec![quantile(&sorted, 0.25), quantile(&sorted, 0.5), quantile(&sorted, 0.75)];
+                let mut edges = vec![s.quantile(0.25), s.quantile(0.5), s.quantile(0.75)];
                 edges.dedup();
                 let mut names = Vec::new();
-                let mut lo = sorted[0];
+                let mut lo = levels[0];
                 for &e in &edges {
                     names.push(format!("{} to {}", format_number(lo), format_number(e)));
                     lo = e;
@@ -531,9 +658,10 @@ fn findings(r: &QualityReport, uc: Option<&UseCase>) -> Vec<Finding> {
             add(Severity::Warning, Some(&c.name), format!("`{}` is missing in {} of rows", c.name, pct(c.missing_share)));
         }
         if c.high_cardinality && used {
-            add(Severity::Info, Some(&c.name), format!("`{}` has {} distinct categories: rare ones will be grouped", c.name, c.distinct));
+            add(Severity::Info, Some(&c.name), format!("`{}` has {} distinct categories: consider grouping rare ones or excluding it", c.name, c.distinct));
         }
-        if c.role == ColumnRole::Excluded && matches!(c.kind, ColumnKind::Id | ColumnKind::Text) {
+        let pseudonymised = r.pii.iter().any(|p| p.column == c.name && p.pseudonymised);
+        if c.role == ColumnRole::Excluded && matches!(c.kind, ColumnKind::Id | ColumnKind::Text) && !pseudonymised {
             add(Severity::Info, Some(&c.name), format!("`{}` looks like {} and is not used as a feature", c.name, if c.kind == ColumnKind::Id { "an identifier" } else { "free text" }));
         }
     }
@@ -542,7 +670,7 @@ fn findings(r: &QualityReport, uc: Option<&UseCase>) -> Vec<Finding> {
             add(Severity::Warning, Some(&p.column), format!("protected group `{}` = `{}` has only {} rows: fairness figures for it will be unreliable", p.column, g.group, g.rows));
         }
     }
-    out.sort_by(|a, b| b.severity.cmp(&a.severity));
+    out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
 }
 
@@ -556,6 +684,34 @@ mod tests {
         assert_eq!(quantile(&v, 0.25), 1.75);
         assert_eq!(quantile(&v, 0.5), 2.5);
         assert_eq!(quantile(&v, 0.75), 3.25);
+    }
+
+    #[test]
+    fn summaries_agree_on_both_paths() {
+        // Few distinct values take the map path, many the radix path: same statistics.
+        let few: Vec<f64> = (0..1000).map(|i| (i % 7) as f64 - 3.0).collect();
+        let many: Vec<f64> = (0..10_000).map(|i| ((i * 7919) % 10_007) as f64 / 3.0 - 100.0).collect();
+        for v in [few, many] {
+            let mut sorted = v.clone();
+            sorted.sort_by(f64::total_cmp);
+            let s = NumSummary::of(&v);
+            for q in [0.0, 0.25, 0.5, 0.75, 1.0] {
+                assert_eq!(s.quantile(q), quantile(&sorted, q), "q={q}");
+            }
+            let mut d = sorted.clone();
+            d.dedup();
+            assert_eq!(s.values.len(), d.len());
+        }
+    }
+
+    #[test]
+    fn radix_sort_sorts_floats() {
+        let mut v: Vec<f64> = (0..5000).map(|i| ((i * 7919) % 5003) as f64 * if i % 2 == 0 { -1.5 } else { 2.25 }).collect();
+        let mut keys: Vec<u64> = v.iter().map(|&x| f64_key(x)).collect();
+        radix_sort_u64(&mut keys);
+        v.sort_by(f64::total_cmp);
+        let back: Vec<f64> = keys.into_iter().map(key_f64).collect();
+        assert_eq!(back, v);
     }
 
     #[test]

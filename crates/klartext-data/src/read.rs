@@ -184,7 +184,7 @@ fn read_csv(
     let n_threads = rayon::current_num_threads().max(1);
     let chunks = if body.len() > (4 << 20) && n_threads > 1 && memchr::memchr(b'"', body).is_none()
     {
-        split_lines(body, n_threads * 4)
+        split_lines(body, n_threads * 2)
     } else {
         vec![body]
     };
@@ -201,12 +201,17 @@ fn read_csv(
         .par_iter()
         .zip(first_lines.par_iter())
         .map(|(chunk, &line0)| {
-            let r = parse_chunk(name, chunk, delim, &names, line0);
-            let now = done.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed)
-                + chunk.len() as u64;
-            if let Some(p) = progress {
-                p(now, total);
-            }
+            let mut reported = 0u64;
+            let mut tick = |pos: u64| {
+                let now = done.fetch_add(pos - reported, std::sync::atomic::Ordering::Relaxed)
+                    + (pos - reported);
+                reported = pos;
+                if let Some(p) = progress {
+                    p(now, total);
+                }
+            };
+            let r = parse_chunk(name, chunk, delim, &names, line0, &mut tick);
+            tick(chunk.len() as u64);
             r
         })
         .collect();
@@ -378,15 +383,49 @@ fn trim(v: &[u8]) -> &[u8] {
     v.trim_ascii()
 }
 
+/// Distinct strings of a column, each stored once; the hash table holds only codes.
+#[derive(Default)]
+struct Interner {
+    table: hashbrown::HashTable<u32>,
+    levels: Vec<String>,
+}
+
+fn hash_bytes(v: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(v)
+}
+
+impl Interner {
+    /// The code of `v`, adding it when new; `Err` when a new value is not UTF-8.
+    #[inline]
+    fn intern(&mut self, v: &[u8]) -> std::result::Result<u32, ()> {
+        let h = hash_bytes(v);
+        let levels = &self.levels;
+        if let Some(&c) = self.table.find(h, |&c| levels[c as usize].as_bytes() == v) {
+            return Ok(c);
+        }
+        let s = std::str::from_utf8(v).map_err(|_| ())?;
+        let c = self.levels.len() as u32;
+        self.levels.push(s.to_owned());
+        let levels = &self.levels;
+        self.table.insert_unique(h, c, |&c| hash_bytes(levels[c as usize].as_bytes()));
+        Ok(c)
+    }
+}
+
 /// A column while it is being read: numbers until the first value that is not one.
 enum Builder {
     Num(Vec<f64>),
-    Str { codes: Vec<u32>, levels: Vec<String>, index: FxHashMap<Vec<u8>, u32> },
+    Str { codes: Vec<u32>, interner: Interner },
 }
 
 impl Builder {
+    fn with_capacity(n: usize) -> Builder {
+        Builder::Num(Vec::with_capacity(n))
+    }
+
     fn new() -> Builder {
-        Builder::Num(Vec::new())
+        Builder::with_capacity(0)
     }
 
     fn len(&self) -> usize {
@@ -409,34 +448,31 @@ impl Builder {
                 nums.push(x);
                 return Ok(());
             }
-            self.to_str();
+            self.make_text();
         }
-        let Builder::Str { codes, levels, index } = self else { unreachable!("converted above") };
+        let Builder::Str { codes, interner } = self else { unreachable!("converted above") };
         if is_na(v) {
             codes.push(MISSING_CODE);
             return Ok(());
         }
-        if let Some(&c) = index.get(v) {
-            codes.push(c);
-            return Ok(());
-        }
-        let s = std::str::from_utf8(v).map_err(|_| "the value is not valid UTF-8 text".to_owned())?;
-        let c = levels.len() as u32;
-        levels.push(s.to_owned());
-        index.insert(v.to_vec(), c);
+        let c = interner.intern(v).map_err(|()| "the value is not valid UTF-8 text".to_owned())?;
         codes.push(c);
         Ok(())
     }
 
     /// Numbers read so far become text as they are usually written.
-    fn to_str(&mut self) {
+    fn make_text(&mut self) {
         if let Builder::Num(nums) = self {
-            let mut b = Builder::Str { codes: Vec::with_capacity(nums.len()), levels: Vec::new(), index: FxHashMap::default() };
+            let mut codes = Vec::with_capacity(nums.capacity());
+            let mut interner = Interner::default();
             for x in nums.iter() {
-                let text = if x.is_nan() { String::new() } else { format!("{x}") };
-                b.push(text.as_bytes()).expect("formatted numbers are UTF-8");
+                if x.is_nan() {
+                    codes.push(MISSING_CODE);
+                } else {
+                    codes.push(interner.intern(format!("{x}").as_bytes()).expect("formatted numbers are UTF-8"));
+                }
             }
-            *self = b;
+            *self = Builder::Str { codes, interner };
         }
     }
 
@@ -447,21 +483,17 @@ impl Builder {
                 self
             }
             _ => {
-                self.to_str();
-                other.to_str();
-                let (Builder::Str { codes, levels, index }, Builder::Str { codes: oc, levels: ol, .. }) =
+                self.make_text();
+                other.make_text();
+                let (Builder::Str { codes, interner }, Builder::Str { codes: oc, interner: oi }) =
                     (&mut self, other)
                 else {
                     unreachable!("both converted to text")
                 };
-                let remap: Vec<u32> = ol
-                    .into_iter()
-                    .map(|l| {
-                        *index.entry(l.as_bytes().to_vec()).or_insert_with(|| {
-                            levels.push(l);
-                            (levels.len() - 1) as u32
-                        })
-                    })
+                let remap: Vec<u32> = oi
+                    .levels
+                    .iter()
+                    .map(|l| interner.intern(l.as_bytes()).expect("levels are UTF-8"))
                     .collect();
                 codes.extend(oc.into_iter().map(|c| if c == MISSING_CODE { c } else { remap[c as usize] }));
                 self
@@ -472,7 +504,7 @@ impl Builder {
     fn finish(self) -> ColumnData {
         match self {
             Builder::Num(v) => ColumnData::Num(v),
-            Builder::Str { codes, levels, .. } => ColumnData::Str(StrColumn { codes, levels }),
+            Builder::Str { codes, interner } => ColumnData::Str(StrColumn { codes, levels: interner.levels }),
         }
     }
 }
@@ -483,9 +515,14 @@ fn parse_chunk(
     delim: Delimiter,
     names: &[String],
     first_line: u64,
+    tick: &mut dyn FnMut(u64),
 ) -> Result<Vec<Builder>> {
     let n_cols = names.len();
-    let mut builders: Vec<Builder> = (0..n_cols).map(|_| Builder::new()).collect();
+    // Reserve for the rows this chunk likely holds, so columns do not regrow and copy.
+    let sample = &chunk[..chunk.len().min(64 * 1024)];
+    let lines_in_sample = memchr::memchr_iter(b'\n', sample).count().max(1);
+    let estimate = chunk.len() / (sample.len() / lines_in_sample).max(1) + 16;
+    let mut builders: Vec<Builder> = (0..n_cols).map(|_| Builder::with_capacity(estimate)).collect();
     let bad_utf8 = |line: u64, col: usize, msg: String| DataError::Malformed {
         file: name.to_owned(),
         line,
@@ -516,6 +553,9 @@ fn parse_chunk(
                     }
                 }
                 let line = || first_line + rec.position().map_or(1, |p| p.line()) - 1;
+                if rec.position().is_some_and(|p| p.line() % 65_536 == 0) {
+                    tick(rdr.position().byte());
+                }
                 if rec.len() != n_cols {
                     // A blank line reads as one empty field: skip it, as pandas does.
                     if rec.len() == 1 && trim(&rec[0]).is_empty() {

@@ -7,7 +7,7 @@
 //! is at midnight UTC.
 
 use crate::datetime::{format_datetime, is_midnight};
-use klartext_core::frame::{ColumnData, Frame, StrColumn, MISSING_CODE};
+use klartext_core::frame::{ColumnData, Frame, StrColumn};
 use klartext_core::schema::{ColumnKind, Schema};
 use std::io::{self, Write};
 
@@ -49,9 +49,12 @@ fn push_number(buf: &mut Vec<u8>, x: f64) {
     // short as Display's. Below 1e15 distinct k-decimal values are distinct doubles.
     if x != 0.0 && x.abs() < 1e12 {
         for (k, scale) in [(0usize, 1.0), (1, 10.0), (2, 100.0), (3, 1000.0)] {
-            let m = (x * scale).round();
-            if m / scale == x && m.abs() < 1e15 {
-                push_decimal(buf, m as i64, k);
+            // Nearest integer by a truncating cast (f64::round is a slow library call on
+            // baseline x86-64); only a candidate, the equality below decides.
+            let y = x * scale;
+            let m = (y + 0.5f64.copysign(y)) as i64;
+            if m as f64 / scale == x {
+                push_decimal(buf, m, k);
                 return;
             }
         }
@@ -119,7 +122,9 @@ fn csv_field(value: &str) -> io::Result<Vec<u8>> {
     let mut wtr = csv::WriterBuilder::new().from_writer(Vec::with_capacity(value.len() + 3));
     wtr.write_field(value).map_err(csv_err)?;
     wtr.write_record(None::<&[u8]>).map_err(csv_err)?;
-    let mut out = wtr.into_inner().map_err(|e| io::Error::other(e.to_string()))?;
+    let mut out = wtr
+        .into_inner()
+        .map_err(|e| io::Error::other(e.to_string()))?;
     out.pop(); // the record terminator
     Ok(out)
 }
@@ -132,7 +137,11 @@ pub fn write_csv(frame: &Frame, schema: Option<&Schema>, w: impl Write) -> io::R
     let mut levels: Vec<Vec<Vec<u8>>> = Vec::with_capacity(cols.len());
     for c in &cols {
         let quoted = match c {
-            Out::Str(s) => s.levels.iter().map(|l| csv_field(l)).collect::<io::Result<_>>()?,
+            Out::Str(s) => s
+                .levels
+                .iter()
+                .map(|l| csv_field(l))
+                .collect::<io::Result<_>>()?,
             _ => Vec::new(),
         };
         levels.push(quoted);
@@ -198,7 +207,11 @@ pub fn write_ndjson(frame: &Frame, schema: Option<&Schema>, w: impl Write) -> io
     let mut levels: Vec<Vec<String>> = Vec::with_capacity(cols.len());
     for c in &cols {
         let escaped = match c {
-            Out::Str(s) => s.levels.iter().map(|l| json(l)).collect::<io::Result<_>>()?,
+            Out::Str(s) => s
+                .levels
+                .iter()
+                .map(|l| json(l))
+                .collect::<io::Result<_>>()?,
             _ => Vec::new(),
         };
         levels.push(escaped);
@@ -264,7 +277,9 @@ mod tests {
         // The fast paths print exactly what Display prints.
         let mut state = 0x1234_5678_9abc_def0u64;
         for i in 0..200_000u32 {
-            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
             let r = (state >> 11) as f64 / (1u64 << 53) as f64;
             let x = match i % 5 {
                 0 => ((r - 0.5) * 2e6).round() / 100.0,
@@ -277,7 +292,14 @@ mod tests {
                 assert_eq!(num(x), format!("{x}"), "{x:?}");
             }
         }
-        for x in [0.1 + 0.2, 1e-300, 1e300, 123_456_789.123_456_79, -2.5e-7, f64::MAX] {
+        for x in [
+            0.1 + 0.2,
+            1e-300,
+            1e300,
+            123_456_789.123_456_79,
+            -2.5e-7,
+            f64::MAX,
+        ] {
             assert_eq!(num(x).parse::<f64>().ok(), Some(x));
         }
     }

@@ -1,14 +1,17 @@
 //! The synthetic churn generator: determinism, ground truth, bias and drift knobs.
 
 use klartext_core::frame::{ColumnData, Frame};
+use klartext_core::report::PiiKind;
 use klartext_core::schema::{ColumnKind, ColumnRole};
 use klartext_core::UseCase;
 use klartext_data::generate::{generate, GenerateParams, EXAMPLE_USECASE};
 use klartext_data::pii::{scan_values, PII_SHARE_THRESHOLD};
-use klartext_core::report::PiiKind;
 
 fn params(rows: usize) -> GenerateParams {
-    GenerateParams { rows, ..Default::default() }
+    GenerateParams {
+        rows,
+        ..Default::default()
+    }
 }
 
 fn num<'a>(f: &'a Frame, name: &str) -> &'a [f64] {
@@ -19,7 +22,9 @@ fn num<'a>(f: &'a Frame, name: &str) -> &'a [f64] {
 }
 
 fn churned(f: &Frame) -> Vec<bool> {
-    let ColumnData::Str(s) = &f.column("churn").expect("churn").data else { panic!() };
+    let ColumnData::Str(s) = &f.column("churn").expect("churn").data else {
+        panic!()
+    };
     (0..f.n_rows).map(|i| s.get(i) == Some("Yes")).collect()
 }
 
@@ -67,24 +72,43 @@ fn same_column(a: &ColumnData, b: &ColumnData) -> bool {
 fn same_frame(a: &Frame, b: &Frame) -> bool {
     a.n_rows == b.n_rows
         && a.columns.len() == b.columns.len()
-        && a.columns.iter().zip(&b.columns).all(|(x, y)| x.name == y.name && same_column(&x.data, &y.data))
+        && a.columns
+            .iter()
+            .zip(&b.columns)
+            .all(|(x, y)| x.name == y.name && same_column(&x.data, &y.data))
 }
 
 #[test]
 fn same_seed_same_data_other_seed_other_data() {
-    let a = generate(&GenerateParams { extra_features: 4, pii: true, ..params(2000) });
-    let b = generate(&GenerateParams { extra_features: 4, pii: true, ..params(2000) });
+    let a = generate(&GenerateParams {
+        extra_features: 4,
+        pii: true,
+        ..params(2000)
+    });
+    let b = generate(&GenerateParams {
+        extra_features: 4,
+        pii: true,
+        ..params(2000)
+    });
     assert!(same_frame(&a.frame, &b.frame));
     assert_eq!(a.schema, b.schema);
     assert_eq!(a.truth, b.truth);
-    let c = generate(&GenerateParams { seed: 7, extra_features: 4, pii: true, ..params(2000) });
+    let c = generate(&GenerateParams {
+        seed: 7,
+        extra_features: 4,
+        pii: true,
+        ..params(2000)
+    });
     assert!(!same_frame(&a.frame, &c.frame));
     assert_ne!(a.truth, c.truth);
 }
 
 #[test]
 fn shape_kinds_and_roles() {
-    let g = generate(&GenerateParams { extra_features: 13, ..params(500) });
+    let g = generate(&GenerateParams {
+        extra_features: 13,
+        ..params(500)
+    });
     assert_eq!(g.frame.n_cols(), 30);
     assert_eq!(g.schema.columns.len(), 30);
     assert_eq!(g.truth.len(), 500);
@@ -107,25 +131,40 @@ fn shape_kinds_and_roles() {
     assert_eq!(kind("female"), Some(ColumnKind::Boolean));
     assert_eq!(kind("newsletter"), Some(ColumnKind::Boolean));
     assert_eq!(kind("churn"), Some(ColumnKind::Boolean));
-    assert_eq!(g.frame.columns[0].data.display(0).as_deref(), Some("C0000001"));
+    assert_eq!(
+        g.frame.columns[0].data.display(0).as_deref(),
+        Some("C0000001")
+    );
 
     // Realistic missingness: new customers have no total yet.
     let tenure = num(&g.frame, "tenure_months");
     let total = num(&g.frame, "total_charges");
-    assert!(tenure.iter().zip(total).all(|(t, c)| *t != 0.0 || c.is_nan()));
+    assert!(tenure
+        .iter()
+        .zip(total)
+        .all(|(t, c)| *t != 0.0 || c.is_nan()));
     assert!(total.iter().any(|x| x.is_nan()));
     // Seniors are exactly the customers aged 65 and over.
     let age = num(&g.frame, "age");
     let senior = num(&g.frame, "senior_citizen");
-    assert!(age.iter().zip(senior).all(|(a, s)| (*a >= 65.0) == (*s == 1.0)));
+    assert!(age
+        .iter()
+        .zip(senior)
+        .all(|(a, s)| (*a >= 65.0) == (*s == 1.0)));
     // Charges carry two decimals at most.
-    assert!(num(&g.frame, "monthly_charges").iter().all(|x| ((x * 100.0).round() - x * 100.0).abs() < 1e-6));
+    assert!(num(&g.frame, "monthly_charges")
+        .iter()
+        .all(|x| ((x * 100.0).round() - x * 100.0).abs() < 1e-6));
 }
 
 #[test]
 fn extras_and_pii_do_not_change_the_base_columns() {
     let base = generate(&params(1000));
-    let wide = generate(&GenerateParams { extra_features: 5, pii: true, ..params(1000) });
+    let wide = generate(&GenerateParams {
+        extra_features: 5,
+        pii: true,
+        ..params(1000)
+    });
     assert_eq!(base.truth, wide.truth);
     for c in &base.frame.columns {
         let other = wide.frame.column(&c.name).expect("column kept");
@@ -141,7 +180,10 @@ fn positive_rate_and_truth_track_each_other() {
     assert!((0.2..=0.3).contains(&r), "positive rate {r}");
     assert!(g.truth.iter().all(|&p| p > 0.0 && p < 1.0));
     let mean_truth = g.truth.iter().sum::<f64>() / g.truth.len() as f64;
-    assert!((r - mean_truth).abs() < 0.015, "rate {r} vs truth {mean_truth}");
+    assert!(
+        (r - mean_truth).abs() < 0.015,
+        "rate {r} vs truth {mean_truth}"
+    );
     // The truth separates well enough that min_auc = 0.75 is reachable.
     let a = auc(&g.truth, &y);
     assert!(a > 0.78, "truth AUC {a}");
@@ -150,11 +192,20 @@ fn positive_rate_and_truth_track_each_other() {
 #[test]
 fn bias_raises_the_female_churn_rate_only() {
     let fair = generate(&params(20_000));
-    let biased = generate(&GenerateParams { bias: 1.0, ..params(20_000) });
+    let biased = generate(&GenerateParams {
+        bias: 1.0,
+        ..params(20_000)
+    });
     let female = num(&fair.frame, "female").to_vec();
     let group_rate = |g: &klartext_data::generate::Generated, want: f64| {
         let y = churned(&g.frame);
-        rate(female.iter().zip(y).filter(|(f, _)| **f == want).map(|(_, y)| y))
+        rate(
+            female
+                .iter()
+                .zip(y)
+                .filter(|(f, _)| **f == want)
+                .map(|(_, y)| y),
+        )
     };
     let (f0, f1) = (group_rate(&fair, 1.0), group_rate(&biased, 1.0));
     assert!(f1 > f0 + 0.1, "female churn {f0} -> {f1}");
@@ -166,23 +217,39 @@ fn bias_raises_the_female_churn_rate_only() {
 #[test]
 fn drift_shortens_tenure_and_raises_charges() {
     let base = generate(&params(20_000));
-    let drifted = generate(&GenerateParams { drift: 1.0, ..params(20_000) });
-    let (t0, t1) = (median(num(&base.frame, "tenure_months")), median(num(&drifted.frame, "tenure_months")));
+    let drifted = generate(&GenerateParams {
+        drift: 1.0,
+        ..params(20_000)
+    });
+    let (t0, t1) = (
+        median(num(&base.frame, "tenure_months")),
+        median(num(&drifted.frame, "tenure_months")),
+    );
     assert!(t1 < t0, "tenure median {t0} -> {t1}");
-    let (m0, m1) =
-        (median(num(&base.frame, "monthly_charges")), median(num(&drifted.frame, "monthly_charges")));
+    let (m0, m1) = (
+        median(num(&base.frame, "monthly_charges")),
+        median(num(&drifted.frame, "monthly_charges")),
+    );
     assert!(m1 > m0 + 5.0, "charges median {m0} -> {m1}");
     assert!(rate(churned(&drifted.frame).into_iter()) > rate(churned(&base.frame).into_iter()));
 }
 
 #[test]
 fn pii_columns_are_detected() {
-    let g = generate(&GenerateParams { pii: true, ..params(3000) });
+    let g = generate(&GenerateParams {
+        pii: true,
+        ..params(3000)
+    });
     for (name, kind) in [("email", PiiKind::Email), ("phone", PiiKind::Phone)] {
-        let ColumnData::Str(s) = &g.frame.column(name).expect("pii column").data else { panic!() };
+        let ColumnData::Str(s) = &g.frame.column(name).expect("pii column").data else {
+            panic!()
+        };
         let (k, share) = scan_values(s.levels.iter().map(String::as_str), 10_000).expect(name);
         assert_eq!(k, kind);
-        assert!(share == 1.0 && share >= PII_SHARE_THRESHOLD, "{name}: {share}");
+        assert!(
+            share == 1.0 && share >= PII_SHARE_THRESHOLD,
+            "{name}: {share}"
+        );
         assert!(s.missing() > 0);
     }
 }
@@ -192,19 +259,37 @@ fn example_usecase_loads() {
     let uc = UseCase::parse("usecases/churn.toml", EXAMPLE_USECASE, Some("churn")).expect("loads");
     assert_eq!(uc.data.target, "churn");
     assert_eq!(uc.data.id, "customer_id");
-    assert_eq!(uc.data.protected, vec!["female".to_owned(), "senior_citizen".to_owned()]);
+    assert_eq!(
+        uc.data.protected,
+        vec!["female".to_owned(), "senior_citizen".to_owned()]
+    );
     assert_eq!(uc.gates.min_auc, Some(0.75));
     let g = generate(&params(10));
-    for c in uc.data.protected.iter().chain([&uc.data.target, &uc.data.id]) {
+    for c in uc
+        .data
+        .protected
+        .iter()
+        .chain([&uc.data.target, &uc.data.id])
+    {
         assert!(g.frame.column(c).is_some(), "{c}");
     }
 }
 
 #[test]
 fn zero_rows_and_odd_params_do_not_panic() {
-    let g = generate(&GenerateParams { rows: 0, extra_features: 3, pii: true, ..Default::default() });
+    let g = generate(&GenerateParams {
+        rows: 0,
+        extra_features: 3,
+        pii: true,
+        ..Default::default()
+    });
     assert_eq!(g.frame.n_rows, 0);
     assert!(g.truth.is_empty());
-    let g = generate(&GenerateParams { rows: 50, bias: f64::NAN, drift: 7.0, ..Default::default() });
+    let g = generate(&GenerateParams {
+        rows: 50,
+        bias: f64::NAN,
+        drift: 7.0,
+        ..Default::default()
+    });
     assert!(g.truth.iter().all(|p| p.is_finite()));
 }

@@ -125,11 +125,11 @@ fn ibans() {
         assert!(is_iban(s), "{s}");
     }
     for s in [
-        "DE89370400440532013001",     // wrong checksum
-        "DE8937040044053201300",      // too short for DE
-        "DE893704004405320130000",    // too long for DE
-        "GB82WEST1234569876543X",     // checksum
-        "DE00370400440532013000",     // check digits 00 are never issued
+        "DE89370400440532013001",  // wrong checksum
+        "DE8937040044053201300",   // too short for DE
+        "DE893704004405320130000", // too long for DE
+        "GB82WEST1234569876543X",  // checksum
+        "DE00370400440532013000",  // check digits 00 are never issued
         "D889370400440532013000",
         "DE89-3704-0044-0532-0130-00", // only spaces separate groups
         "DE89370400440532013000!",
@@ -221,7 +221,16 @@ fn detect_picks_the_specific_kind() {
     assert_eq!(detect("3782 822463 10005"), Some(PiiKind::CreditCard));
     assert_eq!(detect("10.0.0.1"), Some(PiiKind::IpAddress));
     assert_eq!(detect("+49 151 23456789"), Some(PiiKind::Phone));
-    for s in ["2024-01-31", "1234.56", "C000123", "Berlin", "yes", "", "42", "\u{0}\u{ffff}"] {
+    for s in [
+        "2024-01-31",
+        "1234.56",
+        "C000123",
+        "Berlin",
+        "yes",
+        "",
+        "42",
+        "\u{0}\u{ffff}",
+    ] {
         assert_eq!(detect(s), None, "{s}");
     }
 }
@@ -235,34 +244,61 @@ fn column_scan_needs_a_majority() {
     assert!((share - 0.6).abs() < 1e-12);
     // ...a comment column that mentions one address is not.
     let comments: Vec<String> = (0..20).map(|i| format!("call back on day {i}")).collect();
-    let with_mail = comments.iter().map(String::as_str).chain(["info@example.com"]);
+    let with_mail = comments
+        .iter()
+        .map(String::as_str)
+        .chain(["info@example.com"]);
     assert_eq!(scan_values(with_mail, 100), None);
     // The sample limit counts non-empty values only.
-    assert_eq!(scan_values(["x", "", "y", "a@b.de", "c@d.de"].into_iter(), 2), None);
-    assert_eq!(scan_values(["", "a@b.de"].into_iter(), 1).map(|r| r.0), Some(PiiKind::Email));
+    assert_eq!(
+        scan_values(["x", "", "y", "a@b.de", "c@d.de"].into_iter(), 2),
+        None
+    );
+    assert_eq!(
+        scan_values(["", "a@b.de"].into_iter(), 1).map(|r| r.0),
+        Some(PiiKind::Email)
+    );
     assert_eq!(scan_values(["a@b.de"].into_iter(), 0), None);
     assert_eq!(scan_values(std::iter::empty(), 10), None);
     assert_eq!(scan_values(["", "  "].into_iter(), 10), None);
     let ips = ["10.0.0.1", "10.0.0.2", "fe80::1", "unknown"];
-    assert_eq!(scan_values(ips.into_iter(), 10), Some((PiiKind::IpAddress, 0.75)));
+    assert_eq!(
+        scan_values(ips.into_iter(), 10),
+        Some((PiiKind::IpAddress, 0.75))
+    );
 }
 
 #[test]
 fn pseudonyms_are_keyed_and_deterministic() {
     // RFC 4231 test case 2: HMAC-SHA256("Jefe", "what do ya want for nothing?").
     let p = Pseudonymiser::new(b"Jefe");
-    assert_eq!(p.pseudonymise("what do ya want for nothing?"), "ps_5bdcc146bf60754e6a042426089575c7");
+    assert_eq!(
+        p.pseudonymise("what do ya want for nothing?"),
+        "ps_5bdcc146bf60754e6a042426089575c7"
+    );
     let a = p.pseudonymise("max@example.com");
     assert_eq!(a.len(), 35);
     assert!(is_pseudonym(&a));
-    assert_eq!(a, Pseudonymiser::new(b"Jefe").pseudonymise("max@example.com"));
-    assert_ne!(a, Pseudonymiser::new(b"other key").pseudonymise("max@example.com"));
+    assert_eq!(
+        a,
+        Pseudonymiser::new(b"Jefe").pseudonymise("max@example.com")
+    );
+    assert_ne!(
+        a,
+        Pseudonymiser::new(b"other key").pseudonymise("max@example.com")
+    );
     assert_ne!(a, p.pseudonymise("max@example.de"));
-    assert_eq!(p.pseudonymise(&a), a, "pseudonymising twice changes nothing");
+    assert_eq!(
+        p.pseudonymise(&a),
+        a,
+        "pseudonymising twice changes nothing"
+    );
     assert!(!format!("{p:?}").contains("Jefe"));
     // Empty and very long keys work.
     assert!(is_pseudonym(&Pseudonymiser::new(b"").pseudonymise("")));
-    assert!(is_pseudonym(&Pseudonymiser::new(&[7u8; 1000]).pseudonymise("x")));
+    assert!(is_pseudonym(
+        &Pseudonymiser::new(&[7u8; 1000]).pseudonymise("x")
+    ));
     assert!(!is_pseudonym("ps_5BDCC146BF60754E6A042426089575C7"));
     assert!(!is_pseudonym("ps_123"));
 }
@@ -276,12 +312,51 @@ fn columns_are_pseudonymised_in_place() {
     };
     p.pseudonymise_column(&mut col);
     assert_eq!(col.codes, vec![0, 1, MISSING_CODE, 0]);
-    assert_eq!(col.levels, vec![p.pseudonymise("a@x.de"), p.pseudonymise("b@x.de")]);
+    assert_eq!(
+        col.levels,
+        vec![p.pseudonymise("a@x.de"), p.pseudonymise("b@x.de")]
+    );
 
-    let num = p.pseudonymise_num_column(&[4_915_123_456_789.0, f64::NAN, 4_915_123_456_789.0, 1.5, -0.0, 0.0]);
+    let num = p.pseudonymise_num_column(&[
+        4_915_123_456_789.0,
+        f64::NAN,
+        4_915_123_456_789.0,
+        1.5,
+        -0.0,
+        0.0,
+    ]);
     assert_eq!(num.codes, vec![0, MISSING_CODE, 0, 1, 2, 2]);
     assert_eq!(num.levels[0], p.pseudonymise("4915123456789"));
     assert_eq!(num.levels[1], p.pseudonymise("1.5"));
     assert_eq!(num.levels[2], p.pseudonymise("0"));
     assert!(p.pseudonymise_num_column(&[]).codes.is_empty());
+}
+
+#[test]
+fn arbitrary_text_never_panics() {
+    use klartext_data::datetime::{parse_datetime, DateFormat};
+    let alphabet: Vec<char> = "0123456789+-./() :@aZeTxü,_\u{0}".chars().collect();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) as usize
+    };
+    for _ in 0..50_000 {
+        let len = next() % 32;
+        let s: String = (0..len)
+            .map(|_| alphabet[next() % alphabet.len()])
+            .collect();
+        let _ = detect(&s);
+        let _ = is_phone(&s);
+        for f in [
+            DateFormat::Iso,
+            DateFormat::DmyDot,
+            DateFormat::MdySlash,
+            DateFormat::Compact,
+        ] {
+            let _ = parse_datetime(&s, f);
+        }
+    }
 }

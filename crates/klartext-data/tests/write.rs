@@ -7,7 +7,10 @@ use klartext_data::generate::{generate, GenerateParams};
 use klartext_data::write::{write_csv, write_ndjson};
 
 fn col(name: &str, data: ColumnData) -> Column {
-    Column { name: name.into(), data }
+    Column {
+        name: name.into(),
+        data,
+    }
 }
 
 fn schema_for(frame: &Frame, datetimes: &[&str]) -> Schema {
@@ -36,8 +39,14 @@ fn sample() -> Frame {
     Frame {
         n_rows: 5,
         columns: vec![
-            col("int", ColumnData::Num(vec![1.0, -42.0, 0.0, f64::NAN, 1e15])),
-            col("real", ColumnData::Num(vec![0.1 + 0.2, -2.5e-7, 1e300, 49.99, -0.0])),
+            col(
+                "int",
+                ColumnData::Num(vec![1.0, -42.0, 0.0, f64::NAN, 1e15]),
+            ),
+            col(
+                "real",
+                ColumnData::Num(vec![0.1 + 0.2, -2.5e-7, 1e300, 49.99, -0.0]),
+            ),
             col(
                 "text, quoted \"name\"",
                 ColumnData::Str(StrColumn {
@@ -50,15 +59,28 @@ fn sample() -> Frame {
                     ],
                 }),
             ),
-            col("day", ColumnData::Num(vec![0.0, day, f64::NAN, 19_753.0 * day, -day])),
-            col("stamp", ColumnData::Num(vec![0.0, 1.5, 1_706_704_215.0, f64::NAN, 59.0])),
+            col(
+                "day",
+                ColumnData::Num(vec![0.0, day, f64::NAN, 19_753.0 * day, -day]),
+            ),
+            col(
+                "stamp",
+                ColumnData::Num(vec![0.0, 1.5, 1_706_704_215.0, f64::NAN, 59.0]),
+            ),
         ],
     }
 }
 
 fn read_csv(bytes: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut r = csv::ReaderBuilder::new().has_headers(true).from_reader(bytes);
-    let header = r.headers().expect("header").iter().map(str::to_owned).collect();
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(bytes);
+    let header = r
+        .headers()
+        .expect("header")
+        .iter()
+        .map(str::to_owned)
+        .collect();
     let rows = r
         .records()
         .map(|rec| rec.expect("record").iter().map(str::to_owned).collect())
@@ -73,18 +95,39 @@ fn csv_round_trips() {
     let mut out = Vec::new();
     write_csv(&f, Some(&schema), &mut out).expect("write");
     let (header, rows) = read_csv(&out);
-    assert_eq!(header, f.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>());
+    assert_eq!(
+        header,
+        f.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>()
+    );
     assert_eq!(rows.len(), f.n_rows);
     for (i, row) in rows.iter().enumerate() {
         for (c, field) in f.columns.iter().zip(row) {
             match (&c.data, c.name.as_str()) {
                 (ColumnData::Num(v), "day" | "stamp") => {
-                    let back = if field.is_empty() { f64::NAN } else { parse_iso(field).expect(field) };
-                    assert_eq!(back.to_bits(), v[i].to_bits(), "{} row {i}: {field}", c.name);
+                    let back = if field.is_empty() {
+                        f64::NAN
+                    } else {
+                        parse_iso(field).expect(field)
+                    };
+                    assert_eq!(
+                        back.to_bits(),
+                        v[i].to_bits(),
+                        "{} row {i}: {field}",
+                        c.name
+                    );
                 }
                 (ColumnData::Num(v), _) => {
-                    let back = if field.is_empty() { f64::NAN } else { field.parse().expect(field) };
-                    assert_eq!(back.to_bits(), v[i].to_bits(), "{} row {i}: {field}", c.name);
+                    let back = if field.is_empty() {
+                        f64::NAN
+                    } else {
+                        field.parse().expect(field)
+                    };
+                    assert_eq!(
+                        back.to_bits(),
+                        v[i].to_bits(),
+                        "{} row {i}: {field}",
+                        c.name
+                    );
                 }
                 (ColumnData::Str(s), _) => assert_eq!(s.get(i).unwrap_or(""), field),
             }
@@ -118,7 +161,14 @@ fn single_column_with_missing_values_keeps_its_rows() {
     let mut out = Vec::new();
     write_csv(&f, None, &mut out).expect("write");
     let (_, rows) = read_csv(&out);
-    assert_eq!(rows, vec![vec!["1".to_owned()], vec![String::new()], vec!["3".to_owned()]]);
+    assert_eq!(
+        rows,
+        vec![
+            vec!["1".to_owned()],
+            vec![String::new()],
+            vec!["3".to_owned()]
+        ]
+    );
 }
 
 #[test]
@@ -127,7 +177,13 @@ fn short_columns_and_empty_frames_do_not_panic() {
         n_rows: 3,
         columns: vec![
             col("a", ColumnData::Num(vec![1.0])),
-            col("b", ColumnData::Str(StrColumn { codes: vec![5], levels: vec![] })),
+            col(
+                "b",
+                ColumnData::Str(StrColumn {
+                    codes: vec![5],
+                    levels: vec![],
+                }),
+            ),
         ],
     };
     let mut out = Vec::new();
@@ -139,7 +195,10 @@ fn short_columns_and_empty_frames_do_not_panic() {
         String::from_utf8(out).expect("utf8"),
         "{\"a\":1,\"b\":null}\n{\"a\":null,\"b\":null}\n{\"a\":null,\"b\":null}\n"
     );
-    let empty = Frame { n_rows: 2, columns: vec![] };
+    let empty = Frame {
+        n_rows: 2,
+        columns: vec![],
+    };
     let mut out = Vec::new();
     write_ndjson(&empty, None, &mut out).expect("write");
     assert_eq!(String::from_utf8(out).expect("utf8"), "{}\n{}\n");
@@ -156,7 +215,8 @@ fn ndjson_round_trips() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), f.n_rows);
     for (i, line) in lines.iter().enumerate() {
-        let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line).expect(line);
+        let obj: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(line).expect(line);
         let keys: Vec<&String> = obj.keys().collect();
         assert_eq!(keys.len(), f.columns.len());
         for c in &f.columns {
@@ -174,13 +234,22 @@ fn ndjson_round_trips() {
             }
         }
     }
-    assert!(lines[0].starts_with("{\"int\":1,\"real\":0.30000000000000004,"), "{}", lines[0]);
+    assert!(
+        lines[0].starts_with("{\"int\":1,\"real\":0.30000000000000004,"),
+        "{}",
+        lines[0]
+    );
     assert!(lines[0].contains("\"day\":\"1970-01-01\""));
 }
 
 #[test]
 fn generated_data_round_trips_through_csv() {
-    let g = generate(&GenerateParams { rows: 300, extra_features: 3, pii: true, ..Default::default() });
+    let g = generate(&GenerateParams {
+        rows: 300,
+        extra_features: 3,
+        pii: true,
+        ..Default::default()
+    });
     let mut out = Vec::new();
     write_csv(&g.frame, Some(&g.schema), &mut out).expect("write");
     let (header, rows) = read_csv(&out);
@@ -196,7 +265,11 @@ fn generated_data_round_trips_through_csv() {
                     assert_eq!(parse_iso(field), Some(v[i]));
                 }
                 ColumnData::Num(v) => {
-                    let back = if field.is_empty() { f64::NAN } else { field.parse().expect(field) };
+                    let back = if field.is_empty() {
+                        f64::NAN
+                    } else {
+                        field.parse().expect(field)
+                    };
                     assert_eq!(back.to_bits(), v[i].to_bits());
                 }
                 ColumnData::Str(s) => assert_eq!(s.get(i).unwrap_or(""), field),
@@ -210,7 +283,11 @@ fn generated_data_round_trips_through_csv() {
 #[ignore = "timing run for benchmarks"]
 fn million_rows_timing() {
     let t = std::time::Instant::now();
-    let params = GenerateParams { rows: 1_000_000, extra_features: 13, ..Default::default() };
+    let params = GenerateParams {
+        rows: 1_000_000,
+        extra_features: 13,
+        ..Default::default()
+    };
     let g = generate(&params);
     let gen = t.elapsed();
     let t = std::time::Instant::now();
@@ -219,5 +296,9 @@ fn million_rows_timing() {
     let csv = t.elapsed();
     let t = std::time::Instant::now();
     write_ndjson(&g.frame, Some(&g.schema), std::io::sink()).expect("write");
-    println!("{} columns: generate {gen:?}, write_csv {csv:?}, write_ndjson {:?}", g.frame.n_cols(), t.elapsed());
+    println!(
+        "{} columns: generate {gen:?}, write_csv {csv:?}, write_ndjson {:?}",
+        g.frame.n_cols(),
+        t.elapsed()
+    );
 }

@@ -55,13 +55,10 @@ pub fn default_candidates(task: Task, seed: u64) -> Vec<Candidate> {
         gbdt(
             "gbdt_stumps",
             GbdtParams {
-                learning_rate: 0.02,
+                learning_rate: 0.05,
                 num_leaves: 4,
-                min_data_in_leaf: 50,
-                lambda_l2: 5.0,
-                feature_fraction: 0.7,
-                num_iterations: 3000,
-                early_stopping_rounds: Some(100),
+                min_data_in_leaf: 20,
+                lambda_l2: 0.0,
                 ..base.clone()
             },
         ),

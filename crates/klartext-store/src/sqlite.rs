@@ -278,14 +278,12 @@ impl Store for SqliteStore {
 
     fn verify_audit(&self) -> Result<Option<i64>> {
         let mut prev = GENESIS.to_owned();
-        let mut expected_seq = 1;
-        for e in self.audit_events(0)? {
+        for (expected_seq, e) in (1..).zip(self.audit_events(0)?) {
             let body = NewAuditEvent { actor: e.actor, action: e.action, subject: e.subject, details: e.details };
             if e.seq != expected_seq || e.prev_hash != prev || chain_hash(&prev, &canonical(e.seq, e.at_ms, &body)) != e.hash {
                 return Ok(Some(e.seq));
             }
             prev = e.hash;
-            expected_seq += 1;
         }
         Ok(None)
     }

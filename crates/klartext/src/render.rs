@@ -66,7 +66,10 @@ pub fn pct(x: f64) -> String {
 }
 
 fn short(x: f64) -> String {
-    if x.abs() >= 1e6 || (x != 0.0 && x.abs() < 1e-3) {
+    if x.abs() >= 1e6 {
+        let sign = if x < 0.0 { "-" } else { "" };
+        format!("{sign}{}", thousands(x.abs().round() as u64))
+    } else if x != 0.0 && x.abs() < 1e-3 {
         format!("{x:.3e}")
     } else if x.fract() == 0.0 {
         format_number(x)

@@ -222,9 +222,6 @@ pub(crate) struct BinnedData {
     pub n_features: usize,
     pub mappers: Vec<BinMapper>,
     pub bins: Vec<u8>,
-    /// Offset of each feature's bins in a flat histogram.
-    pub offsets: Vec<usize>,
-    pub total_bins: usize,
 }
 
 impl BinnedData {
@@ -262,18 +259,10 @@ impl BinnedData {
                     }
                 }
             });
-        let mut offsets = Vec::with_capacity(nf);
-        let mut total = 0;
-        for m in &mappers {
-            offsets.push(total);
-            total += m.n_bins();
-        }
         BinnedData {
             n_features: nf,
             mappers,
             bins,
-            offsets,
-            total_bins: total,
         }
     }
 }

@@ -63,7 +63,7 @@ struct Leaf {
     g: f64,
     h: f64,
     c: u32,
-    hist: Option<Vec<BinStat>>,
+    hist: Option<Vec<FeatureHist>>,
     best: Option<Split>,
 }
 
@@ -230,15 +230,18 @@ fn compute_gradients(task: Task, y: &[f64], score: &[f64], gh: &mut [[f64; 2]]) 
         });
 }
 
-fn accumulate(bd: &BinnedData, gh: &[[f64; 2]], rows: &[u32], hist: &mut [BinStat]) {
+/// One feature's histogram. A fixed 256-entry array per feature lets a u8 bin
+/// index it without bounds checks in the hot loop.
+pub(crate) type FeatureHist = [BinStat; 256];
+
+fn accumulate(bd: &BinnedData, gh: &[[f64; 2]], rows: &[u32], hist: &mut [FeatureHist]) {
     let nf = bd.n_features;
-    let offsets = &bd.offsets[..];
     for &r in rows {
         let r = r as usize;
         let [g, h] = gh[r];
         let row = &bd.bins[r * nf..r * nf + nf];
-        for (&o, &b) in offsets.iter().zip(row) {
-            let e = &mut hist[o + b as usize];
+        for (fh, &b) in hist.iter_mut().zip(row) {
+            let e = &mut fh[b as usize];
             e.g += g;
             e.h += h;
             e.c += 1;
@@ -246,29 +249,85 @@ fn accumulate(bd: &BinnedData, gh: &[[f64; 2]], rows: &[u32], hist: &mut [BinSta
     }
 }
 
+fn add_into(out: &mut [FeatureHist], part: &[FeatureHist]) {
+    for (o, s) in out.as_flattened_mut().iter_mut().zip(part.as_flattened()) {
+        o.g += s.g;
+        o.h += s.h;
+        o.c += s.c;
+    }
+}
+
 /// Histogram of `rows`, chunked so the result does not depend on thread count.
-fn build_hist(bd: &BinnedData, gh: &[[f64; 2]], rows: &[u32]) -> Vec<BinStat> {
-    let mut out = vec![BinStat::default(); bd.total_bins];
+fn build_hist(bd: &BinnedData, gh: &[[f64; 2]], rows: &[u32]) -> Vec<FeatureHist> {
+    let empty = || vec![[BinStat::default(); 256]; bd.n_features];
+    let mut out = empty();
     if rows.len() <= HIST_CHUNK {
         accumulate(bd, gh, rows, &mut out);
         return out;
     }
-    let parts: Vec<Vec<BinStat>> = rows
+    let parts: Vec<Vec<FeatureHist>> = rows
         .par_chunks(HIST_CHUNK)
         .map(|chunk| {
-            let mut h = vec![BinStat::default(); bd.total_bins];
+            let mut h = empty();
             accumulate(bd, gh, chunk, &mut h);
             h
         })
         .collect();
     for part in &parts {
-        for (o, s) in out.iter_mut().zip(part) {
-            o.g += s.g;
-            o.h += s.h;
-            o.c += s.c;
-        }
+        add_into(&mut out, part);
     }
     out
+}
+
+/// Stable partition of `rows` by `go_left` on feature `f`'s bin; returns the
+/// number of left rows. Large ranges are split into fixed chunks partitioned in
+/// parallel and stitched back in chunk order, so the result is the same as the
+/// sequential one.
+fn partition(bd: &BinnedData, rows: &mut [u32], f: usize, go_left: &[bool; 256], scratch: &mut Vec<u32>) -> usize {
+    const PART_CHUNK: usize = 65_536;
+    let nf = bd.n_features;
+    let left_of = |r: u32| go_left[bd.bins[r as usize * nf + f] as usize];
+    if rows.len() <= PART_CHUNK {
+        scratch.clear();
+        let mut w = 0;
+        for k in 0..rows.len() {
+            let r = rows[k];
+            if left_of(r) {
+                rows[w] = r;
+                w += 1;
+            } else {
+                scratch.push(r);
+            }
+        }
+        rows[w..].copy_from_slice(scratch);
+        return w;
+    }
+    let parts: Vec<(Vec<u32>, Vec<u32>)> = rows
+        .par_chunks(PART_CHUNK)
+        .map(|c| {
+            let mut l = Vec::with_capacity(c.len());
+            let mut r = Vec::with_capacity(c.len() / 2);
+            for &x in c {
+                if left_of(x) {
+                    l.push(x);
+                } else {
+                    r.push(x);
+                }
+            }
+            (l, r)
+        })
+        .collect();
+    let mut w = 0;
+    for (l, _) in &parts {
+        rows[w..w + l.len()].copy_from_slice(l);
+        w += l.len();
+    }
+    let mid = w;
+    for (_, r) in &parts {
+        rows[w..w + r.len()].copy_from_slice(r);
+        w += r.len();
+    }
+    mid
 }
 
 struct Grown {
@@ -361,21 +420,9 @@ fn grow_tree(
 
         // Stable partition keeps each leaf's rows ascending, which keeps histogram
         // reads moving forward through memory and the sums order-deterministic.
-        let nfeat = bd.n_features;
         let f = split.feature;
-        scratch.clear();
-        let mut w = parent.begin;
-        for k in parent.begin..parent.end {
-            let r = indices[k];
-            if go_left[bd.bins[r as usize * nfeat + f] as usize] {
-                indices[w] = r;
-                w += 1;
-            } else {
-                scratch.push(r);
-            }
-        }
-        indices[w..parent.end].copy_from_slice(scratch);
-        let mid = w;
+        let mid = parent.begin
+            + partition(bd, &mut indices[parent.begin..parent.end], f, &go_left, scratch);
 
         // Turn the parent leaf into a split node with raw-space routing.
         let left_id = nodes.len();
@@ -460,7 +507,7 @@ fn grow_tree(
             };
             let sh = build_hist(bd, gh, &indices[small.begin..small.end]);
             let mut lh_ = parent.hist.take().expect("splittable leaf keeps its histogram");
-            for (o, s) in lh_.iter_mut().zip(&sh) {
+            for (o, s) in lh_.as_flattened_mut().iter_mut().zip(sh.as_flattened()) {
                 o.g -= s.g;
                 o.h -= s.h;
                 o.c -= s.c;
@@ -496,7 +543,7 @@ fn grow_tree(
 
 impl LeafCtx<'_> {
     /// Best split of a leaf over the allowed features; ties go to the lower feature.
-    fn find_best(&self, hist: &[BinStat], g: f64, h: f64, c: u32, depth: usize) -> Option<Split> {
+    fn find_best(&self, hist: &[FeatureHist], g: f64, h: f64, c: u32, depth: usize) -> Option<Split> {
         let p = self.p;
         if p.max_depth.is_some_and(|d| depth >= d) || (c as usize) < 2 * p.min_data_in_leaf {
             return None;
@@ -508,7 +555,7 @@ impl LeafCtx<'_> {
                 continue;
             }
             let m = &self.bd.mappers[f];
-            let fh = &hist[self.bd.offsets[f]..self.bd.offsets[f] + m.n_bins()];
+            let fh = &hist[f][..m.n_bins()];
             let cand = if m.is_categorical() {
                 self.best_categorical(f, m, fh, g, h, c, parent)
             } else {

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Ingest benchmark: `klartext data add` (read, infer, PII scan, hash, snapshot, profile,
+# register) against pandas `read_csv` + `describe()` on the same generated 1,000,000 x 30
+# CSV, side by side in one run. Reports median wall time of 3 runs and peak memory (RSS).
+# Usage: bash bench/ingest/run.sh [ROWS]   (from anywhere; needs PyPI for the venv once)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROWS=${1:-1000000}
+VENV=bench/.venv
+OUT=bench/out/ingest
+mkdir -p "$OUT"
+if ! "$VENV/bin/python" -c 'import pandas' 2>/dev/null; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q pandas numpy
+fi
+cargo build --release -q -p klartext
+BIN=target/release/klartext
+CSV="$OUT/churn_${ROWS}.csv"
+if [ ! -f "$CSV" ]; then
+  "$BIN" data generate --rows "$ROWS" --extra-features 13 --seed 7 -o "$CSV" >/dev/null
+fi
+echo "file: $CSV ($(du -h "$CSV" | cut -f1), $ROWS rows x 30 columns)"
+
+measure() { # label, command...: prints "label seconds peak_kb" for one run
+  local label=$1; shift
+  /usr/bin/time -f "$label %e %M" "$@" 2>&1 >/dev/null | tail -n 1
+}
+
+results=()
+for i in 1 2 3; do
+  rm -rf "$OUT/project"
+  "$BIN" init "$OUT/project" >/dev/null
+  cat > "$OUT/project/usecases/churn.toml" <<'TOML'
+id = "churn"
+title = "Churn risk"
+goal = "Benchmark ingest"
+kind = "classification"
+owner = "bench@example.com"
+risk = "limited"
+[data]
+target = "churn"
+positive = "Yes"
+id = "customer_id"
+protected = ["female", "senior_citizen"]
+TOML
+  results+=("$(measure klartext "$BIN" --project "$OUT/project" data add "$CSV" --usecase churn)")
+  results+=("$(measure pandas "$VENV/bin/python" bench/ingest/pandas_peer.py "$CSV")")
+done
+printf '%s\n' "${results[@]}" | "$VENV/bin/python" -c '
+import sys, statistics
+rows = [l.split() for l in sys.stdin if l.strip()]
+by = {}
+for label, sec, kb in rows:
+    by.setdefault(label, []).append((float(sec), int(kb)))
+for label, runs in by.items():
+    secs = sorted(s for s, _ in runs)
+    print(f"{label:9s} median {statistics.median(secs):6.2f} s  (runs: {", ".join(f"{s:.2f}" for s in secs)})  peak RSS {max(k for _, k in runs)/1024:7.0f} MiB")
+k = statistics.median(s for s, _ in by["klartext"]); p = statistics.median(s for s, _ in by["pandas"])
+km = max(k for _, k in by["klartext"]); pm = max(k for _, k in by["pandas"])
+print(f"speed-up: {p / k:.1f}x faster than pandas; memory: {km / pm:.2f}x of pandas peak")
+'
