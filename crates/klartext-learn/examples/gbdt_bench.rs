@@ -27,7 +27,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         match meta["categorical"].get(j.to_string()) {
             Some(l) => FeatureColumn::categorical(
                 format!("f{j}"),
-                v.iter().map(|&x| if x.is_nan() { u32::MAX } else { x as u32 }).collect(),
+                v.iter()
+                    .map(|&x| if x.is_nan() { u32::MAX } else { x as u32 })
+                    .collect(),
                 l.as_u64().expect("levels") as u32,
             ),
             None => FeatureColumn::numeric(format!("f{j}"), v.to_vec()),

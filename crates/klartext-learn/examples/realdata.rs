@@ -14,7 +14,11 @@ use klartext_learn::split::train_test_split;
 /// Reads a CSV into features + 0/1 target. Columns whose every present value
 /// parses as a number are numeric; others are categorical with levels in sorted
 /// order. Empty and `NA` cells are missing. A `rownames` column is dropped.
-fn load(path: &Path, target: &str, positive: &str) -> Result<(Features, Vec<f64>), Box<dyn std::error::Error>> {
+fn load(
+    path: &Path,
+    target: &str,
+    positive: &str,
+) -> Result<(Features, Vec<f64>), Box<dyn std::error::Error>> {
     let mut rdr = csv::Reader::from_path(path)?;
     let headers: Vec<String> = rdr.headers()?.iter().map(str::to_string).collect();
     let mut cells: Vec<Vec<String>> = vec![Vec::new(); headers.len()];
@@ -29,7 +33,10 @@ fn load(path: &Path, target: &str, positive: &str) -> Result<(Features, Vec<f64>
     let mut y = Vec::new();
     for (name, vals) in headers.iter().zip(&cells) {
         if name == target {
-            y = vals.iter().map(|v| f64::from(u8::from(v == positive))).collect();
+            y = vals
+                .iter()
+                .map(|v| f64::from(u8::from(v == positive)))
+                .collect();
             continue;
         }
         if name == "rownames" || name.is_empty() {
@@ -39,7 +46,13 @@ fn load(path: &Path, target: &str, positive: &str) -> Result<(Features, Vec<f64>
         if numeric {
             let v = vals
                 .iter()
-                .map(|v| if missing(v) { f64::NAN } else { v.parse().expect("checked") })
+                .map(|v| {
+                    if missing(v) {
+                        f64::NAN
+                    } else {
+                        v.parse().expect("checked")
+                    }
+                })
                 .collect();
             cols.push(FeatureColumn::numeric(name.clone(), v));
         } else {
@@ -56,18 +69,31 @@ fn load(path: &Path, target: &str, positive: &str) -> Result<(Features, Vec<f64>
                     }
                 })
                 .collect();
-            cols.push(FeatureColumn::categorical(name.clone(), codes, levels.len() as u32));
+            cols.push(FeatureColumn::categorical(
+                name.clone(),
+                codes,
+                levels.len() as u32,
+            ));
         }
     }
     Ok((Features::new(cols)?, y))
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
-    let data = args.first().cloned().unwrap_or_else(|| "/work/shared/data".into());
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let data = args
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "/work/shared/data".into());
     let out = args.get(1).cloned().unwrap_or_else(|| "bench/out".into());
     std::fs::create_dir_all(&out)?;
-    for (file, target, positive) in [("mlc_churn.csv", "churn", "yes"), ("caravan.csv", "Purchase", "Yes")] {
+    for (file, target, positive) in [
+        ("mlc_churn.csv", "churn", "yes"),
+        ("caravan.csv", "Purchase", "Yes"),
+    ] {
         let path = Path::new(&data).join(file);
         if !path.exists() {
             println!("{file}: skipped ({} not found)", path.display());
@@ -95,7 +121,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             tr.len(),
             te.len()
         );
-        println!("  {:<18} {:>8} {:>7} {:>7} {:>9}", "candidate", "cv_auc", "std", "rounds", "test_auc");
+        println!(
+            "  {:<18} {:>8} {:>7} {:>7} {:>9}",
+            "candidate", "cv_auc", "std", "rounds", "test_auc"
+        );
         for (i, row) in table.rows.iter().enumerate() {
             // Test AUC of every candidate, for information only: selection used CV.
             let m = fit_candidate(&row.spec, Task::BinaryClassification, &xt, &yt, row.rounds)?;
@@ -110,7 +139,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 if i == table.chosen { "  <- chosen" } else { "" }
             );
         }
-        println!("  klartext auto_fit test AUC: {test_auc:.4} ({})", model.kind_name());
+        println!(
+            "  klartext auto_fit test AUC: {test_auc:.4} ({})",
+            model.kind_name()
+        );
     }
     Ok(())
 }

@@ -181,7 +181,10 @@ impl TreeEnsemble {
                     }
                 }
                 if node.feature as usize >= self.n_features {
-                    return bad(format!("node {i} splits on unknown feature {}", node.feature));
+                    return bad(format!(
+                        "node {i} splits on unknown feature {}",
+                        node.feature
+                    ));
                 }
                 if node.cat_len > 0
                     && (node.cat_start + node.cat_len) as usize > self.cat_bits.len()
@@ -412,7 +415,11 @@ impl TreeEnsemble {
         } else {
             n.right
         } as usize;
-        let cold = if hot == n.left as usize { n.right } else { n.left } as usize;
+        let cold = if hot == n.left as usize {
+            n.right
+        } else {
+            n.left
+        } as usize;
         let w = self.nodes[hot].cover + self.nodes[cold].cover;
         let hot_zero = self.nodes[hot].cover / w;
         let cold_zero = self.nodes[cold].cover / w;
@@ -577,7 +584,10 @@ mod tests {
         let mut root = Node::numeric(0, 0.0, false, 1, 2, 3.0);
         root.cat_start = 0;
         root.cat_len = 1;
-        e.push_tree(vec![root, Node::leaf(-1.0, 1.0), Node::leaf(1.0, 2.0)], &[0b101]);
+        e.push_tree(
+            vec![root, Node::leaf(-1.0, 1.0), Node::leaf(1.0, 2.0)],
+            &[0b101],
+        );
         assert_eq!(e.predict_raw(&[0.0]), -1.0);
         assert_eq!(e.predict_raw(&[1.0]), 1.0);
         assert_eq!(e.predict_raw(&[2.0]), -1.0);

@@ -38,7 +38,9 @@ pub struct FairnessReport {
 
 fn spread(v: impl Iterator<Item = f64>) -> (f64, f64) {
     v.filter(|x| !x.is_nan())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| (lo.min(x), hi.max(x)))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+            (lo.min(x), hi.max(x))
+        })
 }
 
 /// Computes per-group rates and the summary differences for 0/1 labels `y_true`,
@@ -53,14 +55,20 @@ pub fn fairness_report<G: AsRef<str>>(
         return Err(LearnError::LengthMismatch {
             what: "fairness inputs".into(),
             expected: y_true.len(),
-            found: if y_pred.len() != y_true.len() { y_pred.len() } else { groups.len() },
+            found: if y_pred.len() != y_true.len() {
+                y_pred.len()
+            } else {
+                groups.len()
+            },
         });
     }
     if y_true.is_empty() {
         return Err(LearnError::EmptyData("no rows to assess".into()));
     }
     if y_true.iter().chain(y_pred).any(|&v| v != 0.0 && v != 1.0) {
-        return Err(LearnError::InvalidInput("labels and decisions must be 0 or 1".into()));
+        return Err(LearnError::InvalidInput(
+            "labels and decisions must be 0 or 1".into(),
+        ));
     }
     // [n, selected, positives, true positives, negatives, false positives]
     let mut acc: BTreeMap<&str, [usize; 6]> = BTreeMap::new();
@@ -74,7 +82,13 @@ pub fn fairness_report<G: AsRef<str>>(
         a[4] += usize::from(!t);
         a[5] += usize::from(!t && p);
     }
-    let ratio = |a: usize, b: usize| if b == 0 { f64::NAN } else { a as f64 / b as f64 };
+    let ratio = |a: usize, b: usize| {
+        if b == 0 {
+            f64::NAN
+        } else {
+            a as f64 / b as f64
+        }
+    };
     let groups: Vec<GroupRates> = acc
         .into_iter()
         .map(|(g, a)| GroupRates {
@@ -100,7 +114,9 @@ pub fn fairness_report<G: AsRef<str>>(
 
 /// 0/1 decisions from probabilities: `p >= threshold` is 1.
 pub fn decisions(p: &[f64], threshold: f64) -> Vec<f64> {
-    p.iter().map(|&v| f64::from(u8::from(v >= threshold))).collect()
+    p.iter()
+        .map(|&v| f64::from(u8::from(v >= threshold)))
+        .collect()
 }
 
 #[cfg(test)]

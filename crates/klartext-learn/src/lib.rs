@@ -23,4 +23,3 @@ pub use explain::Explanation;
 pub use gbdt::{GbdtConfig, GbdtModel, GbdtParams};
 pub use linear::{LinearConfig, LinearModel, LinearParams};
 pub use model::Model;
-

@@ -97,7 +97,9 @@ impl DesignColumn {
                 }
                 x
             }
-            DesignKind::MissingIndicator | DesignKind::MissingLevel => f64::from(u8::from(x.is_nan())),
+            DesignKind::MissingIndicator | DesignKind::MissingLevel => {
+                f64::from(u8::from(x.is_nan()))
+            }
             DesignKind::Level { code } => f64::from(u8::from(x == code as f64)),
         };
         (raw - self.center) / self.scale
@@ -125,7 +127,11 @@ fn build_design(x: &Features, missing_indicator: bool) -> Vec<DesignColumn> {
             ColumnValues::Numeric(v) => {
                 let present: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
                 let m = present.len() as f64;
-                let mean = if m > 0.0 { present.iter().sum::<f64>() / m } else { 0.0 };
+                let mean = if m > 0.0 {
+                    present.iter().sum::<f64>() / m
+                } else {
+                    0.0
+                };
                 let var = if m > 0.0 {
                     present.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / m
                 } else {
@@ -136,7 +142,11 @@ fn build_design(x: &Features, missing_indicator: bool) -> Vec<DesignColumn> {
                     feature: fi,
                     kind: DesignKind::Value,
                     center: mean,
-                    scale: if sd > 1e-12 * mean.abs().max(1.0) { sd } else { 1.0 },
+                    scale: if sd > 1e-12 * mean.abs().max(1.0) {
+                        sd
+                    } else {
+                        1.0
+                    },
                 });
                 let n_missing = v.len() - present.len();
                 if missing_indicator && n_missing > 0 {
@@ -360,7 +370,8 @@ impl LinearModel {
                     let mut t = 1.0;
                     let mut improved = false;
                     for _ in 0..40 {
-                        let cand: Vec<f64> = beta.iter().zip(&step).map(|(b, s)| b - t * s).collect();
+                        let cand: Vec<f64> =
+                            beta.iter().zip(&step).map(|(b, s)| b - t * s).collect();
                         let o = objective(&cand);
                         if o <= obj {
                             let rel = (obj - o) / obj.abs().max(1e-300);
@@ -378,7 +389,9 @@ impl LinearModel {
             }
         }
         if beta.iter().any(|b| !b.is_finite()) {
-            return Err(LearnError::Numerical("solver produced non-finite weights".into()));
+            return Err(LearnError::Numerical(
+                "solver produced non-finite weights".into(),
+            ));
         }
         let intercept = beta[d];
         beta.truncate(d);
@@ -450,7 +463,12 @@ mod tests {
         let xs: Vec<f64> = (0..50).map(|i| i as f64 / 5.0).collect();
         let y: Vec<f64> = xs.iter().map(|x| 3.0 * x - 2.0).collect();
         let x = Features::new(vec![FeatureColumn::numeric("x", xs)]).unwrap();
-        let cfg = LinearParams { l2: 0.0, ..Default::default() }.check().unwrap();
+        let cfg = LinearParams {
+            l2: 0.0,
+            ..Default::default()
+        }
+        .check()
+        .unwrap();
         let m = LinearModel::fit(&cfg, Task::Regression, &x, &y).unwrap();
         assert!((m.predict_raw(&[4.0]).unwrap() - 10.0).abs() < 1e-6);
     }
@@ -489,9 +507,18 @@ mod tests {
     #[test]
     fn rejects_bad_params() {
         assert!(matches!(
-            LinearParams { l2: -1.0, ..Default::default() }.check(),
+            LinearParams {
+                l2: -1.0,
+                ..Default::default()
+            }
+            .check(),
             Err(LearnError::InvalidParameter { name: "l2", .. })
         ));
-        assert!(LinearParams { max_iter: 0, ..Default::default() }.check().is_err());
+        assert!(LinearParams {
+            max_iter: 0,
+            ..Default::default()
+        }
+        .check()
+        .is_err());
     }
 }

@@ -22,7 +22,9 @@ fn check_pair(y: &[f64], s: &[f64]) -> Result<()> {
 fn check_binary(y: &[f64], s: &[f64]) -> Result<(usize, usize)> {
     check_pair(y, s)?;
     if let Some(b) = y.iter().find(|&&v| v != 0.0 && v != 1.0) {
-        return Err(LearnError::InvalidInput(format!("labels must be 0 or 1, found {b}")));
+        return Err(LearnError::InvalidInput(format!(
+            "labels must be 0 or 1, found {b}"
+        )));
     }
     if s.iter().any(|v| v.is_nan()) {
         return Err(LearnError::InvalidInput("scores contain NaN".into()));
@@ -73,7 +75,9 @@ pub fn roc_auc(y: &[f64], score: &[f64]) -> Result<f64> {
 pub fn average_precision(y: &[f64], score: &[f64]) -> Result<f64> {
     let (pos, _) = check_binary(y, score)?;
     if pos == 0 {
-        return Err(LearnError::SingleClass("average precision needs positives".into()));
+        return Err(LearnError::SingleClass(
+            "average precision needs positives".into(),
+        ));
     }
     let idx = order_desc(score);
     let (mut tp, mut fp) = (0.0, 0.0);
@@ -149,7 +153,11 @@ pub fn expected_calibration_error(y: &[f64], p: &[f64], n_bins: usize) -> Result
 pub fn lift_and_gain(y: &[f64], score: &[f64], fraction: f64) -> Result<(f64, f64)> {
     let (pos, _) = check_binary(y, score)?;
     if !(fraction > 0.0 && fraction <= 1.0) {
-        return Err(LearnError::invalid_param("fraction", fraction, "a number in (0, 1]"));
+        return Err(LearnError::invalid_param(
+            "fraction",
+            fraction,
+            "a number in (0, 1]",
+        ));
     }
     if pos == 0 {
         return Err(LearnError::SingleClass("lift needs positives".into()));
@@ -165,7 +173,13 @@ pub fn lift_and_gain(y: &[f64], score: &[f64], fraction: f64) -> Result<(f64, f6
 /// Root mean squared error.
 pub fn rmse(y: &[f64], pred: &[f64]) -> Result<f64> {
     check_pair(y, pred)?;
-    Ok((y.iter().zip(pred).map(|(a, b)| (a - b) * (a - b)).sum::<f64>() / y.len() as f64).sqrt())
+    Ok((y
+        .iter()
+        .zip(pred)
+        .map(|(a, b)| (a - b) * (a - b))
+        .sum::<f64>()
+        / y.len() as f64)
+        .sqrt())
 }
 
 /// Mean absolute error.
@@ -268,7 +282,9 @@ mod tests {
         y[5] = 1.0;
         y[6] = 1.0;
         y[7] = 1.0;
-        let s: Vec<f64> = (0..20).map(|i| if i < 2 { 1.0 - i as f64 * 0.1 } else { 0.1 }).collect();
+        let s: Vec<f64> = (0..20)
+            .map(|i| if i < 2 { 1.0 - i as f64 * 0.1 } else { 0.1 })
+            .collect();
         let (lift, gain) = lift_and_gain(&y, &s, 0.1).unwrap();
         assert!((lift - 2.5).abs() < 1e-15);
         assert!((gain - 0.25).abs() < 1e-15);

@@ -120,7 +120,9 @@ impl Model {
     /// checks the structure so a damaged artifact fails here, not while serving.
     pub fn from_bytes(bytes: &[u8]) -> Result<Model> {
         if bytes.len() < 12 || &bytes[..8] != FORMAT_MAGIC {
-            return Err(LearnError::CorruptModel("not a klartext model (bad magic)".into()));
+            return Err(LearnError::CorruptModel(
+                "not a klartext model (bad magic)".into(),
+            ));
         }
         let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
         if version > FORMAT_VERSION || version == 0 {
@@ -147,9 +149,13 @@ impl Model {
             }
             Model::Linear(m) => {
                 if m.weights.len() != m.columns.len()
-                    || m.columns.iter().any(|c| c.feature >= m.schema.len() || !(c.scale > 0.0))
+                    || m.columns
+                        .iter()
+                        .any(|c| c.feature >= m.schema.len() || !(c.scale > 0.0))
                 {
-                    return Err(LearnError::CorruptModel("linear model is inconsistent".into()));
+                    return Err(LearnError::CorruptModel(
+                        "linear model is inconsistent".into(),
+                    ));
                 }
                 Ok(())
             }
@@ -163,13 +169,19 @@ mod tests {
 
     #[test]
     fn rejects_garbage_and_future_versions() {
-        assert!(matches!(Model::from_bytes(b"hello"), Err(LearnError::CorruptModel(_))));
+        assert!(matches!(
+            Model::from_bytes(b"hello"),
+            Err(LearnError::CorruptModel(_))
+        ));
         let mut b = FORMAT_MAGIC.to_vec();
         b.extend_from_slice(&7u32.to_le_bytes());
         b.extend_from_slice(b"{}");
         assert_eq!(
             Model::from_bytes(&b),
-            Err(LearnError::UnsupportedFormat { found: 7, supported: FORMAT_VERSION })
+            Err(LearnError::UnsupportedFormat {
+                found: 7,
+                supported: FORMAT_VERSION
+            })
         );
     }
 

@@ -53,7 +53,7 @@ pub fn default_candidates(task: Task, seed: u64) -> Vec<Candidate> {
             spec: CandidateSpec::Linear(LinearParams::default()),
         },
         gbdt(
-            "gbdt_stumps",
+            "gbdt_tiny",
             GbdtParams {
                 learning_rate: 0.05,
                 num_leaves: 4,
@@ -192,7 +192,11 @@ pub fn cross_validate(
     x.validate()?;
     check_target(task, y, x.n_rows)?;
     if candidates.is_empty() {
-        return Err(LearnError::invalid_param("candidates", 0, "at least one candidate"));
+        return Err(LearnError::invalid_param(
+            "candidates",
+            0,
+            "at least one candidate",
+        ));
     }
     let folds = stratified_kfold(task, y, k, seed)?;
     let parts: Vec<(Features, Vec<f64>, Features, Vec<f64>)> = folds
@@ -239,7 +243,8 @@ pub fn cross_validate(
                 let len = models.iter().map(|m| m.valid_loss.len()).min().unwrap_or(0);
                 let mut best = (f64::INFINITY, len.max(1));
                 for i in 0..len {
-                    let l = models.iter().map(|m| m.valid_loss[i]).sum::<f64>() / models.len() as f64;
+                    let l =
+                        models.iter().map(|m| m.valid_loss[i]).sum::<f64>() / models.len() as f64;
                     if l < best.0 {
                         best = (l, i + 1);
                     }

@@ -34,7 +34,9 @@ pub fn train_test_split(
         ));
     }
     if y.len() < 2 {
-        return Err(LearnError::EmptyData("need at least 2 rows to split".into()));
+        return Err(LearnError::EmptyData(
+            "need at least 2 rows to split".into(),
+        ));
     }
     let mut train = Vec::new();
     let mut test = Vec::new();
@@ -97,7 +99,9 @@ mod tests {
 
     #[test]
     fn stratified_split_keeps_class_shares() {
-        let y: Vec<f64> = (0..1000).map(|i| if i % 10 == 0 { 1.0 } else { 0.0 }).collect();
+        let y: Vec<f64> = (0..1000)
+            .map(|i| if i % 10 == 0 { 1.0 } else { 0.0 })
+            .collect();
         let (tr, te) = train_test_split(Task::BinaryClassification, &y, 0.25, 42).unwrap();
         assert_eq!(tr.len() + te.len(), 1000);
         assert_eq!(te.iter().filter(|&&i| y[i] == 1.0).count(), 25);
@@ -108,7 +112,9 @@ mod tests {
 
     #[test]
     fn kfold_partitions_rows() {
-        let y: Vec<f64> = (0..103).map(|i| if i % 3 == 0 { 1.0 } else { 0.0 }).collect();
+        let y: Vec<f64> = (0..103)
+            .map(|i| if i % 3 == 0 { 1.0 } else { 0.0 })
+            .collect();
         let folds = stratified_kfold(Task::BinaryClassification, &y, 5, 1).unwrap();
         let mut all: Vec<usize> = folds.iter().flatten().copied().collect();
         all.sort_unstable();

@@ -70,9 +70,14 @@ fn auto_fit_is_deterministic() {
 fn different_seed_changes_bagged_model() {
     let (x, y) = common::mixed(2_000, 3, 4, true, 2);
     let fit = |seed| {
-        let cfg = GbdtParams { num_iterations: 5, bagging_fraction: 0.5, seed, ..Default::default() }
-            .check()
-            .unwrap();
+        let cfg = GbdtParams {
+            num_iterations: 5,
+            bagging_fraction: 0.5,
+            seed,
+            ..Default::default()
+        }
+        .check()
+        .unwrap();
         Model::Gbdt(GbdtModel::fit(&cfg, Task::BinaryClassification, &x, &y).unwrap()).to_bytes()
     };
     assert!(fit(1) != fit(2));

@@ -39,10 +39,16 @@ fn close(a: f64, b: f64) {
 #[test]
 fn binary_metrics_match_sklearn() {
     close(metrics::roc_auc(&Y, &P).unwrap(), 0.8285714285714286);
-    close(metrics::average_precision(&Y, &P).unwrap(), 0.7010886172650879);
+    close(
+        metrics::average_precision(&Y, &P).unwrap(),
+        0.7010886172650879,
+    );
     close(metrics::log_loss(&Y, &P).unwrap(), 1.9076996558968926);
     close(metrics::brier(&Y, &P).unwrap(), 0.17208333333333337);
-    close(metrics::expected_calibration_error(&Y, &P, 10).unwrap(), 0.24583333333333335);
+    close(
+        metrics::expected_calibration_error(&Y, &P, 10).unwrap(),
+        0.24583333333333335,
+    );
     // By hand: top ceil(2.4) = 3 rows (1.0, 0.95, 0.9) hold 2 of 10 positives.
     let (lift, gain) = metrics::lift_and_gain(&Y, &P, 0.1).unwrap();
     close(lift, (2.0 / 3.0) / (10.0 / 24.0));

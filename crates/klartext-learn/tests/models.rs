@@ -25,7 +25,12 @@ fn check_explanations(m: &Model, x: &Features) {
 #[test]
 fn models_roundtrip_through_bytes() {
     let (x, y) = common::mixed(1_000, 4, 6, true, 17);
-    let g = GbdtParams { num_iterations: 20, ..Default::default() }.check().unwrap();
+    let g = GbdtParams {
+        num_iterations: 20,
+        ..Default::default()
+    }
+    .check()
+    .unwrap();
     let l = LinearParams::default().check().unwrap();
     let models = [
         Model::Gbdt(GbdtModel::fit(&g, Task::BinaryClassification, &x, &y).unwrap()),
@@ -34,7 +39,10 @@ fn models_roundtrip_through_bytes() {
     for m in models {
         let bytes = m.to_bytes();
         assert_eq!(&bytes[..8], b"KLTXMODL");
-        assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), FORMAT_VERSION);
+        assert_eq!(
+            u32::from_le_bytes(bytes[8..12].try_into().unwrap()),
+            FORMAT_VERSION
+        );
         let back = Model::from_bytes(&bytes).unwrap();
         assert_eq!(back, m);
         assert_eq!(back.to_bytes(), bytes);
@@ -51,19 +59,36 @@ fn models_roundtrip_through_bytes() {
         future[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
         assert_eq!(
             Model::from_bytes(&future),
-            Err(LearnError::UnsupportedFormat { found: FORMAT_VERSION + 1, supported: FORMAT_VERSION })
+            Err(LearnError::UnsupportedFormat {
+                found: FORMAT_VERSION + 1,
+                supported: FORMAT_VERSION
+            })
         );
-        assert!(matches!(Model::from_bytes(&bytes[..bytes.len() / 2]), Err(LearnError::CorruptModel(_))));
+        assert!(matches!(
+            Model::from_bytes(&bytes[..bytes.len() / 2]),
+            Err(LearnError::CorruptModel(_))
+        ));
     }
 }
 
 #[test]
 fn regression_models_fit_and_explain() {
     let (x, y) = common::mixed(800, 3, 5, false, 23);
-    let g = GbdtParams { num_iterations: 30, ..Default::default() }.check().unwrap();
+    let g = GbdtParams {
+        num_iterations: 30,
+        ..Default::default()
+    }
+    .check()
+    .unwrap();
     let gm = Model::Gbdt(GbdtModel::fit(&g, Task::Regression, &x, &y).unwrap());
     let lm = Model::Linear(
-        LinearModel::fit(&LinearParams::default().check().unwrap(), Task::Regression, &x, &y).unwrap(),
+        LinearModel::fit(
+            &LinearParams::default().check().unwrap(),
+            Task::Regression,
+            &x,
+            &y,
+        )
+        .unwrap(),
     );
     for m in [&gm, &lm] {
         let pred = m.predict_batch(&x).unwrap();
@@ -88,7 +113,14 @@ fn early_stopping_truncates_and_learns() {
     }
     .check()
     .unwrap();
-    let m = GbdtModel::fit_with_validation(&cfg, Task::BinaryClassification, &xt, &yt, Some((&xv, &yv))).unwrap();
+    let m = GbdtModel::fit_with_validation(
+        &cfg,
+        Task::BinaryClassification,
+        &xt,
+        &yt,
+        Some((&xv, &yv)),
+    )
+    .unwrap();
     assert!(m.ensemble.n_trees() < 2_000);
     let best = m
         .valid_loss
@@ -105,12 +137,18 @@ fn early_stopping_truncates_and_learns() {
 fn auto_fit_reports_table_and_progress() {
     let (x, y) = common::mixed(1_500, 4, 6, true, 41);
     let mut events = Vec::new();
-    let (m, table) = auto_fit(&x, &y, Task::BinaryClassification, 7, &mut |p| events.push(p.clone())).unwrap();
+    let (m, table) = auto_fit(&x, &y, Task::BinaryClassification, 7, &mut |p| {
+        events.push(p.clone())
+    })
+    .unwrap();
     assert_eq!(table.rows.len(), 5);
     assert_eq!(table.metric, "auc");
     let best = table.rows.iter().map(|r| r.mean).fold(f64::MIN, f64::max);
     assert_eq!(table.rows[table.chosen].mean, best);
-    assert!(table.rows.iter().all(|r| r.fold_scores.len() == 5 && r.mean > 0.6));
+    assert!(table
+        .rows
+        .iter()
+        .all(|r| r.fold_scores.len() == 5 && r.mean > 0.6));
     assert!(matches!(events.last(), Some(Progress::Refit { .. })));
     assert_eq!(m.schema(), &x.schema());
 }
@@ -129,7 +167,13 @@ fn bad_inputs_are_named_errors() {
     ));
     let (x, y) = common::mixed(200, 2, 3, true, 1);
     let m = GbdtModel::fit(&g, Task::BinaryClassification, &x, &y).unwrap();
-    assert!(matches!(m.predict_raw(&[1.0]), Err(LearnError::LengthMismatch { .. })));
+    assert!(matches!(
+        m.predict_raw(&[1.0]),
+        Err(LearnError::LengthMismatch { .. })
+    ));
     // Missing values and unseen categories are fine at prediction time.
-    assert!(m.predict_raw(&[f64::NAN, f64::NAN, 1e6]).unwrap().is_finite());
+    assert!(m
+        .predict_raw(&[f64::NAN, f64::NAN, 1e6])
+        .unwrap()
+        .is_finite());
 }

@@ -25,7 +25,11 @@ fn cond_exp(e: &TreeEnsemble, node: usize, x: &[f64], in_s: &[bool]) -> f64 {
 fn value(e: &TreeEnsemble, x: &[f64], mask: u32) -> f64 {
     let m = e.n_features;
     let in_s: Vec<bool> = (0..m).map(|j| mask >> j & 1 == 1).collect();
-    e.base_score + e.roots.iter().map(|&r| cond_exp(e, r as usize, x, &in_s)).sum::<f64>()
+    e.base_score
+        + e.roots
+            .iter()
+            .map(|&r| cond_exp(e, r as usize, x, &in_s))
+            .sum::<f64>()
 }
 
 fn brute_force_shap(e: &TreeEnsemble, x: &[f64]) -> Vec<f64> {
@@ -47,12 +51,18 @@ fn brute_force_shap(e: &TreeEnsemble, x: &[f64]) -> Vec<f64> {
 
 fn check(e: &TreeEnsemble, rows: &[Vec<f64>]) {
     let ev = e.expected_value();
-    assert!((ev - value(e, &rows[0], 0)).abs() < 1e-9, "expected value is E[f | {{}}]");
+    assert!(
+        (ev - value(e, &rows[0], 0)).abs() < 1e-9,
+        "expected value is E[f | {{}}]"
+    );
     for x in rows {
         let fast = e.shap_values(x);
         let slow = brute_force_shap(e, x);
         for (a, b) in fast.iter().zip(&slow) {
-            assert!((a - b).abs() < 1e-9, "TreeSHAP {fast:?} vs brute force {slow:?}");
+            assert!(
+                (a - b).abs() < 1e-9,
+                "TreeSHAP {fast:?} vs brute force {slow:?}"
+            );
         }
         let sum = ev + fast.iter().sum::<f64>();
         assert!((sum - e.predict_raw(x)).abs() < 1e-9);
@@ -103,7 +113,10 @@ fn trained_regression_ensemble_matches_brute_force() {
     .check()
     .unwrap();
     let m = GbdtModel::fit(&cfg, Task::Regression, &x, &y).unwrap();
-    assert!(m.ensemble.nodes.iter().any(|n| n.cat_len > 0), "uses a categorical split");
+    assert!(
+        m.ensemble.nodes.iter().any(|n| n.cat_len > 0),
+        "uses a categorical split"
+    );
     let rows: Vec<Vec<f64>> = (0..25).map(|i| x.row(i)).collect();
     check(&m.ensemble, &rows);
 }

@@ -60,11 +60,7 @@ impl BinMapper {
 
     /// Finds the bins of one training column. Numeric boundaries come from up to
     /// `sample_cnt` sampled rows; categorical maps from full counts.
-    pub(crate) fn fit(
-        values: &ColumnValues,
-        max_bin: usize,
-        sample_rows: &[usize],
-    ) -> BinMapper {
+    pub(crate) fn fit(values: &ColumnValues, max_bin: usize, sample_rows: &[usize]) -> BinMapper {
         match values {
             ColumnValues::Numeric(v) => {
                 let has_missing = v.iter().any(|x| x.is_nan());
@@ -92,7 +88,8 @@ impl BinMapper {
                 // Most frequent codes get their own bins (ties by code, for
                 // determinism); the rarest share the last bin when there are
                 // more levels than u8 bins.
-                let mut seen: Vec<u32> = (0..*n_levels).filter(|&c| counts[c as usize] > 0).collect();
+                let mut seen: Vec<u32> =
+                    (0..*n_levels).filter(|&c| counts[c as usize] > 0).collect();
                 seen.sort_by(|&a, &b| counts[b as usize].cmp(&counts[a as usize]).then(a.cmp(&b)));
                 let own = 254usize;
                 let mut bin_codes: Vec<Vec<u32>> = Vec::new();
@@ -141,7 +138,10 @@ impl BinMapper {
                     })
                     .collect()
             }
-            (BinMapper::Categorical { code_to_bin, .. }, ColumnValues::Categorical { codes, .. }) => {
+            (
+                BinMapper::Categorical { code_to_bin, .. },
+                ColumnValues::Categorical { codes, .. },
+            ) => {
                 let miss = self.missing_bin().unwrap_or(0) as u8;
                 codes
                     .iter()
@@ -194,7 +194,9 @@ fn quantile_bounds(s: &[f64], max_bin: usize) -> Vec<f64> {
             // Close the bin when it is full, or when the next value alone would
             // overfill it by more than this one under-fills it.
             let next = distinct[i + 1].1 as f64;
-            if acc as f64 >= target || (acc as f64 + next > target * 1.5 && acc as f64 >= target * 0.5) {
+            if acc as f64 >= target
+                || (acc as f64 + next > target * 1.5 && acc as f64 >= target * 0.5)
+            {
                 upper.push(midpoint(v, distinct[i + 1].0));
                 remaining -= acc as f64;
                 bins_left -= 1.0;
@@ -291,7 +293,9 @@ mod tests {
         let v: Vec<f64> = (0..1000).map(|i| ((i * 37) % 101) as f64 / 7.0).collect();
         let f = Features::new(vec![crate::data::FeatureColumn::numeric("a", v.clone())]).unwrap();
         let bd = BinnedData::new(&f, 16, 200, 1);
-        let BinMapper::Numeric { upper, .. } = &bd.mappers[0] else { panic!() };
+        let BinMapper::Numeric { upper, .. } = &bd.mappers[0] else {
+            panic!()
+        };
         for (i, &x) in v.iter().enumerate() {
             let b = bd.bins[i] as usize;
             assert!(x <= upper[b]);

@@ -34,12 +34,8 @@ impl GbdtModel {
         let p = config.params();
         check_inputs(task, x, y)?;
         if p.early_stopping_rounds.is_some() {
-            let (tr, va) = crate::split::train_test_split(
-                task,
-                y,
-                p.validation_fraction,
-                p.seed ^ 0xE5_u64,
-            )?;
+            let (tr, va) =
+                crate::split::train_test_split(task, y, p.validation_fraction, p.seed ^ 0xE5_u64)?;
             let xt = x.take_rows(&tr);
             let yt: Vec<f64> = tr.iter().map(|&i| y[i]).collect();
             let xv = x.take_rows(&va);

@@ -107,9 +107,18 @@ impl GbdtParams {
     pub fn check(self) -> Result<GbdtConfig> {
         let p = &self;
         if p.num_iterations == 0 {
-            return Err(LearnError::invalid_param("num_iterations", 0, "an integer >= 1"));
+            return Err(LearnError::invalid_param(
+                "num_iterations",
+                0,
+                "an integer >= 1",
+            ));
         }
-        finite_in("learning_rate", p.learning_rate, |v| v > 0.0 && v <= 1.0, "a number in (0, 1]")?;
+        finite_in(
+            "learning_rate",
+            p.learning_rate,
+            |v| v > 0.0 && v <= 1.0,
+            "a number in (0, 1]",
+        )?;
         if !(2..=131_072).contains(&p.num_leaves) {
             return Err(LearnError::invalid_param(
                 "num_leaves",
@@ -119,19 +128,51 @@ impl GbdtParams {
         }
         if let Some(d) = p.max_depth {
             if d == 0 {
-                return Err(LearnError::invalid_param("max_depth", d, "an integer >= 1 or none"));
+                return Err(LearnError::invalid_param(
+                    "max_depth",
+                    d,
+                    "an integer >= 1 or none",
+                ));
             }
         }
         if p.min_data_in_leaf == 0 {
-            return Err(LearnError::invalid_param("min_data_in_leaf", 0, "an integer >= 1"));
+            return Err(LearnError::invalid_param(
+                "min_data_in_leaf",
+                0,
+                "an integer >= 1",
+            ));
         }
-        finite_in("min_sum_hessian_in_leaf", p.min_sum_hessian_in_leaf, |v| v >= 0.0, "a number >= 0")?;
+        finite_in(
+            "min_sum_hessian_in_leaf",
+            p.min_sum_hessian_in_leaf,
+            |v| v >= 0.0,
+            "a number >= 0",
+        )?;
         finite_in("lambda_l2", p.lambda_l2, |v| v >= 0.0, "a number >= 0")?;
-        finite_in("min_gain_to_split", p.min_gain_to_split, |v| v >= 0.0, "a number >= 0")?;
-        finite_in("bagging_fraction", p.bagging_fraction, |v| v > 0.0 && v <= 1.0, "a number in (0, 1]")?;
-        finite_in("feature_fraction", p.feature_fraction, |v| v > 0.0 && v <= 1.0, "a number in (0, 1]")?;
+        finite_in(
+            "min_gain_to_split",
+            p.min_gain_to_split,
+            |v| v >= 0.0,
+            "a number >= 0",
+        )?;
+        finite_in(
+            "bagging_fraction",
+            p.bagging_fraction,
+            |v| v > 0.0 && v <= 1.0,
+            "a number in (0, 1]",
+        )?;
+        finite_in(
+            "feature_fraction",
+            p.feature_fraction,
+            |v| v > 0.0 && v <= 1.0,
+            "a number in (0, 1]",
+        )?;
         if !(2..=255).contains(&p.max_bin) {
-            return Err(LearnError::invalid_param("max_bin", p.max_bin, "an integer in [2, 255]"));
+            return Err(LearnError::invalid_param(
+                "max_bin",
+                p.max_bin,
+                "an integer in [2, 255]",
+            ));
         }
         if let Some(r) = p.early_stopping_rounds {
             if r == 0 {
@@ -142,9 +183,18 @@ impl GbdtParams {
                 ));
             }
         }
-        finite_in("validation_fraction", p.validation_fraction, |v| v > 0.0 && v < 1.0, "a number in (0, 1)")?;
+        finite_in(
+            "validation_fraction",
+            p.validation_fraction,
+            |v| v > 0.0 && v < 1.0,
+            "a number in (0, 1)",
+        )?;
         if p.max_cat_threshold == 0 {
-            return Err(LearnError::invalid_param("max_cat_threshold", 0, "an integer >= 1"));
+            return Err(LearnError::invalid_param(
+                "max_cat_threshold",
+                0,
+                "an integer >= 1",
+            ));
         }
         finite_in("cat_smooth", p.cat_smooth, |v| v >= 0.0, "a number >= 0")?;
         finite_in("cat_l2", p.cat_l2, |v| v >= 0.0, "a number >= 0")?;
@@ -171,17 +221,83 @@ mod tests {
     #[test]
     fn names_the_bad_parameter() {
         let cases: Vec<(GbdtParams, &str)> = vec![
-            (GbdtParams { learning_rate: 0.0, ..Default::default() }, "learning_rate"),
-            (GbdtParams { learning_rate: f64::NAN, ..Default::default() }, "learning_rate"),
-            (GbdtParams { num_leaves: 1, ..Default::default() }, "num_leaves"),
-            (GbdtParams { max_depth: Some(0), ..Default::default() }, "max_depth"),
-            (GbdtParams { min_data_in_leaf: 0, ..Default::default() }, "min_data_in_leaf"),
-            (GbdtParams { lambda_l2: -1.0, ..Default::default() }, "lambda_l2"),
-            (GbdtParams { bagging_fraction: 1.5, ..Default::default() }, "bagging_fraction"),
-            (GbdtParams { feature_fraction: 0.0, ..Default::default() }, "feature_fraction"),
-            (GbdtParams { max_bin: 256, ..Default::default() }, "max_bin"),
-            (GbdtParams { num_iterations: 0, ..Default::default() }, "num_iterations"),
-            (GbdtParams { early_stopping_rounds: Some(0), ..Default::default() }, "early_stopping_rounds"),
+            (
+                GbdtParams {
+                    learning_rate: 0.0,
+                    ..Default::default()
+                },
+                "learning_rate",
+            ),
+            (
+                GbdtParams {
+                    learning_rate: f64::NAN,
+                    ..Default::default()
+                },
+                "learning_rate",
+            ),
+            (
+                GbdtParams {
+                    num_leaves: 1,
+                    ..Default::default()
+                },
+                "num_leaves",
+            ),
+            (
+                GbdtParams {
+                    max_depth: Some(0),
+                    ..Default::default()
+                },
+                "max_depth",
+            ),
+            (
+                GbdtParams {
+                    min_data_in_leaf: 0,
+                    ..Default::default()
+                },
+                "min_data_in_leaf",
+            ),
+            (
+                GbdtParams {
+                    lambda_l2: -1.0,
+                    ..Default::default()
+                },
+                "lambda_l2",
+            ),
+            (
+                GbdtParams {
+                    bagging_fraction: 1.5,
+                    ..Default::default()
+                },
+                "bagging_fraction",
+            ),
+            (
+                GbdtParams {
+                    feature_fraction: 0.0,
+                    ..Default::default()
+                },
+                "feature_fraction",
+            ),
+            (
+                GbdtParams {
+                    max_bin: 256,
+                    ..Default::default()
+                },
+                "max_bin",
+            ),
+            (
+                GbdtParams {
+                    num_iterations: 0,
+                    ..Default::default()
+                },
+                "num_iterations",
+            ),
+            (
+                GbdtParams {
+                    early_stopping_rounds: Some(0),
+                    ..Default::default()
+                },
+                "early_stopping_rounds",
+            ),
         ];
         for (p, name) in cases {
             match p.check() {

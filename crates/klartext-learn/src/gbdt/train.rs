@@ -283,7 +283,13 @@ fn build_hist(bd: &BinnedData, gh: &[[f64; 2]], rows: &[u32]) -> Vec<FeatureHist
 /// number of left rows. Large ranges are split into fixed chunks partitioned in
 /// parallel and stitched back in chunk order, so the result is the same as the
 /// sequential one.
-fn partition(bd: &BinnedData, rows: &mut [u32], f: usize, go_left: &[bool; 256], scratch: &mut Vec<u32>) -> usize {
+fn partition(
+    bd: &BinnedData,
+    rows: &mut [u32],
+    f: usize,
+    go_left: &[bool; 256],
+    scratch: &mut Vec<u32>,
+) -> usize {
     const PART_CHUNK: usize = 65_536;
     let nf = bd.n_features;
     let left_of = |r: u32| go_left[bd.bins[r as usize * nf + f] as usize];
@@ -381,7 +387,9 @@ fn grow_tree(
         let mut pick: Option<usize> = None;
         for (i, l) in leaves.iter().enumerate() {
             if let Some(s) = &l.best {
-                if pick.is_none_or(|j| s.gain > leaves[j].best.as_ref().map_or(f64::MIN, |b| b.gain)) {
+                if pick
+                    .is_none_or(|j| s.gain > leaves[j].best.as_ref().map_or(f64::MIN, |b| b.gain))
+                {
                     pick = Some(i);
                 }
             }
@@ -422,7 +430,13 @@ fn grow_tree(
         // reads moving forward through memory and the sums order-deterministic.
         let f = split.feature;
         let mid = parent.begin
-            + partition(bd, &mut indices[parent.begin..parent.end], f, &go_left, scratch);
+            + partition(
+                bd,
+                &mut indices[parent.begin..parent.end],
+                f,
+                &go_left,
+                scratch,
+            );
 
         // Turn the parent leaf into a split node with raw-space routing.
         let left_id = nodes.len();
@@ -506,7 +520,10 @@ fn grow_tree(
                 (&mut right, &mut left)
             };
             let sh = build_hist(bd, gh, &indices[small.begin..small.end]);
-            let mut lh_ = parent.hist.take().expect("splittable leaf keeps its histogram");
+            let mut lh_ = parent
+                .hist
+                .take()
+                .expect("splittable leaf keeps its histogram");
             for (o, s) in lh_.as_flattened_mut().iter_mut().zip(sh.as_flattened()) {
                 o.g -= s.g;
                 o.h -= s.h;
@@ -516,7 +533,8 @@ fn grow_tree(
             large.hist = Some(lh_);
             for l in [&mut left, &mut right] {
                 if can_split(l) {
-                    l.best = ctx.find_best(l.hist.as_ref().expect("set above"), l.g, l.h, l.c, l.depth);
+                    l.best =
+                        ctx.find_best(l.hist.as_ref().expect("set above"), l.g, l.h, l.c, l.depth);
                 }
                 if l.best.is_none() {
                     l.hist = None;
@@ -543,7 +561,14 @@ fn grow_tree(
 
 impl LeafCtx<'_> {
     /// Best split of a leaf over the allowed features; ties go to the lower feature.
-    fn find_best(&self, hist: &[FeatureHist], g: f64, h: f64, c: u32, depth: usize) -> Option<Split> {
+    fn find_best(
+        &self,
+        hist: &[FeatureHist],
+        g: f64,
+        h: f64,
+        c: u32,
+        depth: usize,
+    ) -> Option<Split> {
         let p = self.p;
         if p.max_depth.is_some_and(|d| depth >= d) || (c as usize) < 2 * p.min_data_in_leaf {
             return None;
@@ -729,7 +754,10 @@ mod tests {
     fn learns_a_step_function_exactly() {
         let n = 200;
         let xs: Vec<f64> = (0..n).map(|i| i as f64).collect();
-        let y: Vec<f64> = xs.iter().map(|&x| if x < 100.0 { 1.0 } else { 3.0 }).collect();
+        let y: Vec<f64> = xs
+            .iter()
+            .map(|&x| if x < 100.0 { 1.0 } else { 3.0 })
+            .collect();
         let x = Features::new(vec![FeatureColumn::numeric("x", xs)]).unwrap();
         let p = GbdtParams {
             num_iterations: 50,

@@ -24,14 +24,28 @@ pub fn mixed(n: usize, n_num: usize, levels: u32, binary: bool, seed: u64) -> (F
         cols.push(FeatureColumn::numeric(format!("x{j}"), v));
     }
     let codes: Vec<u32> = (0..n)
-        .map(|_| if rng.next_f64() < 0.05 { MISSING_CODE } else { rng.below(levels as usize) as u32 })
+        .map(|_| {
+            if rng.next_f64() < 0.05 {
+                MISSING_CODE
+            } else {
+                rng.below(levels as usize) as u32
+            }
+        })
         .collect();
     cols.push(FeatureColumn::categorical("c", codes.clone(), levels));
     let y = (0..n)
         .map(|i| {
             let a = if nums[0][i].is_nan() { 1.0 } else { nums[0][i] };
-            let b = if n_num > 1 && !nums[1][i].is_nan() { nums[1][i] } else { 2.0 };
-            let c = if codes[i] == MISSING_CODE { 0.5 } else { (codes[i] % 3) as f64 };
+            let b = if n_num > 1 && !nums[1][i].is_nan() {
+                nums[1][i]
+            } else {
+                2.0
+            };
+            let c = if codes[i] == MISSING_CODE {
+                0.5
+            } else {
+                (codes[i] % 3) as f64
+            };
             let eta = 0.6 * a - 0.4 * b + c - 1.0 + (rng.next_f64() - 0.5);
             if binary {
                 f64::from(u8::from(rng.next_f64() < 1.0 / (1.0 + (-eta).exp())))
