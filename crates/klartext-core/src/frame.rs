@@ -128,7 +128,10 @@ impl Frame {
                 },
             })
             .collect();
-        Frame { n_rows: rows.len(), columns }
+        Frame {
+            n_rows: rows.len(),
+            columns,
+        }
     }
 }
 
@@ -163,7 +166,10 @@ mod tests {
         let f = Frame {
             n_rows: 3,
             columns: vec![
-                Column { name: "a".into(), data: ColumnData::Num(vec![1.0, 2.0, 3.0]) },
+                Column {
+                    name: "a".into(),
+                    data: ColumnData::Num(vec![1.0, 2.0, 3.0]),
+                },
                 Column {
                     name: "b".into(),
                     data: ColumnData::Str(StrColumn {

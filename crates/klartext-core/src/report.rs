@@ -45,7 +45,8 @@ pub struct NumericStats {
     pub min: f64,
     pub max: f64,
     pub mean: f64,
-    pub std: f64,
+    /// Sample standard deviation; `None` for a single value.
+    pub std: Option<f64>,
     pub p25: f64,
     pub p50: f64,
     pub p75: f64,

@@ -185,15 +185,29 @@ pub struct UseCaseError {
 impl UseCase {
     /// Parse and validate a use-case file. `file` names it in errors; `expected_id`, when
     /// given, is the id the file name implies (`usecases/<id>.toml`).
-    pub fn parse(file: &str, text: &str, expected_id: Option<&str>) -> Result<UseCase, UseCaseError> {
+    pub fn parse(
+        file: &str,
+        text: &str,
+        expected_id: Option<&str>,
+    ) -> Result<UseCase, UseCaseError> {
         let uc: UseCase = toml::from_str(text).map_err(|e| {
             let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
-            UseCaseError { file: file.to_owned(), line, column, message: e.message().trim().to_owned() }
+            UseCaseError {
+                file: file.to_owned(),
+                line,
+                column,
+                message: e.message().trim().to_owned(),
+            }
         })?;
         let problems = uc.problems(expected_id);
         if let Some((key, message)) = problems.into_iter().next() {
             let (line, column) = locate_key(text, &key).unwrap_or((0, 0));
-            return Err(UseCaseError { file: file.to_owned(), line, column, message });
+            return Err(UseCaseError {
+                file: file.to_owned(),
+                line,
+                column,
+                message,
+            });
         }
         Ok(uc)
     }
@@ -207,34 +221,70 @@ impl UseCase {
         }
         if let Some(exp) = expected_id {
             if exp != self.id {
-                bad("id", format!("id `{}` does not match the file name (expected `{exp}`)", self.id));
+                bad(
+                    "id",
+                    format!(
+                        "id `{}` does not match the file name (expected `{exp}`)",
+                        self.id
+                    ),
+                );
             }
         }
-        for (key, v) in [("title", &self.title), ("goal", &self.goal), ("owner", &self.owner)] {
+        for (key, v) in [
+            ("title", &self.title),
+            ("goal", &self.goal),
+            ("owner", &self.owner),
+        ] {
             if v.trim().is_empty() {
                 bad(key, format!("`{key}` must not be empty"));
             }
         }
         let d = &self.data;
         if self.kind.needs_target() && d.target.trim().is_empty() {
-            bad("data.target", format!("a {} use case needs `data.target`, the column to predict", self.kind));
+            bad(
+                "data.target",
+                format!(
+                    "a {} use case needs `data.target`, the column to predict",
+                    self.kind
+                ),
+            );
         }
         if self.kind == UseCaseKind::Regression && d.positive.is_some() {
-            bad("data.positive", "`data.positive` applies to classification only".into());
+            bad(
+                "data.positive",
+                "`data.positive` applies to classification only".into(),
+            );
         }
-        let named: [(&str, &str); 3] = [("data.target", &d.target), ("data.id", &d.id), ("data.time", &d.time)];
+        let named: [(&str, &str); 3] = [
+            ("data.target", &d.target),
+            ("data.id", &d.id),
+            ("data.time", &d.time),
+        ];
         for (key, col) in named {
             if col.is_empty() {
                 continue;
             }
-            for (list_key, list) in [("data.exclude", &d.exclude), ("data.protected", &d.protected), ("data.features", &d.features)] {
+            for (list_key, list) in [
+                ("data.exclude", &d.exclude),
+                ("data.protected", &d.protected),
+                ("data.features", &d.features),
+            ] {
                 if list.iter().any(|c| c == col) {
-                    bad(list_key, format!("column `{col}` is `{key}` and cannot also be in `{list_key}`"));
+                    bad(
+                        list_key,
+                        format!("column `{col}` is `{key}` and cannot also be in `{list_key}`"),
+                    );
                 }
             }
         }
         if !d.target.is_empty() && (d.target == d.id || d.target == d.time) {
-            bad("data.target", format!("column `{}` cannot be both the target and the id or time column", d.target));
+            bad(
+                "data.target",
+                format!(
+                    "column `{}` cannot be both the target and the id or time column",
+                    d.target
+                ),
+            );
         }
         if !d.allow_protected_features {
             for p in &d.protected {
@@ -248,9 +298,18 @@ impl UseCase {
             ("gates.min_auc", g.min_auc),
             ("gates.min_pr_auc", g.min_pr_auc),
             ("gates.max_calibration_error", g.max_calibration_error),
-            ("gates.min_demographic_parity_ratio", g.min_demographic_parity_ratio),
-            ("gates.max_demographic_parity_difference", g.max_demographic_parity_difference),
-            ("gates.max_equalized_odds_difference", g.max_equalized_odds_difference),
+            (
+                "gates.min_demographic_parity_ratio",
+                g.min_demographic_parity_ratio,
+            ),
+            (
+                "gates.max_demographic_parity_difference",
+                g.max_demographic_parity_difference,
+            ),
+            (
+                "gates.max_equalized_odds_difference",
+                g.max_equalized_odds_difference,
+            ),
             ("gates.max_missing_share", g.max_missing_share),
             ("gates.max_overfit_gap", g.max_overfit_gap),
         ] {
@@ -260,7 +319,11 @@ impl UseCase {
                 }
             }
         }
-        for (key, v) in [("gates.max_rmse", g.max_rmse), ("gates.max_mae", g.max_mae), ("gates.max_log_loss", g.max_log_loss)] {
+        for (key, v) in [
+            ("gates.max_rmse", g.max_rmse),
+            ("gates.max_mae", g.max_mae),
+            ("gates.max_log_loss", g.max_log_loss),
+        ] {
             if let Some(v) = v {
                 if v.is_nan() || v < 0.0 {
                     bad(key, format!("`{key}` = {v} must be zero or more"));
@@ -268,16 +331,28 @@ impl UseCase {
             }
         }
         if self.kind == UseCaseKind::Regression {
-            for (key, v) in [("gates.min_auc", g.min_auc), ("gates.min_pr_auc", g.min_pr_auc)] {
+            for (key, v) in [
+                ("gates.min_auc", g.min_auc),
+                ("gates.min_pr_auc", g.min_pr_auc),
+            ] {
                 if v.is_some() {
-                    bad(key, format!("`{key}` applies to classification, not regression"));
+                    bad(
+                        key,
+                        format!("`{key}` applies to classification, not regression"),
+                    );
                 }
             }
         }
         let f = &self.fallback;
-        let set = usize::from(f.score.is_some() || f.label.is_some()) + usize::from(f.rule.is_some()) + usize::from(f.none);
+        let set = usize::from(f.score.is_some() || f.label.is_some())
+            + usize::from(f.rule.is_some())
+            + usize::from(f.none);
         if set > 1 {
-            bad("fallback", "`fallback` takes one of `score` (with optional `label`), `rule`, or `none = true`".into());
+            bad(
+                "fallback",
+                "`fallback` takes one of `score` (with optional `label`), `rule`, or `none = true`"
+                    .into(),
+            );
         }
         out
     }
@@ -413,7 +488,8 @@ predictions_days = 365
         assert_eq!((err.line, err.column), (20, 1), "{err}");
         assert!(err.message.contains("between 0 and 1"));
 
-        let err = UseCase::parse("usecases/other.toml", PRODUCT_EXAMPLE, Some("other")).unwrap_err();
+        let err =
+            UseCase::parse("usecases/other.toml", PRODUCT_EXAMPLE, Some("other")).unwrap_err();
         assert_eq!(err.line, 1);
         assert!(err.message.contains("does not match the file name"));
 

@@ -32,7 +32,12 @@ pub fn infer(frame: &mut Frame, hints: &[Option<String>], uc: Option<&UseCase>) 
         } else {
             role
         };
-        columns.push(ColumnSchema { name: col.name.clone(), kind, role, pseudonymised: false });
+        columns.push(ColumnSchema {
+            name: col.name.clone(),
+            kind,
+            role,
+            pseudonymised: false,
+        });
     }
     Ok(Schema { columns })
 }
@@ -40,12 +45,20 @@ pub fn infer(frame: &mut Frame, hints: &[Option<String>], uc: Option<&UseCase>) 
 fn check_named_columns(frame: &Frame, uc: &UseCase) -> Result<()> {
     let d = &uc.data;
     let mut named: Vec<(&str, &'static str)> = vec![
-        (d.target.as_str(), "data.target"),
-        (d.id.as_str(), "data.id"),
-        (d.time.as_str(), "data.time"),
+        (d.target.as_str(), "the use case's `data.target`"),
+        (d.id.as_str(), "the use case's `data.id`"),
+        (d.time.as_str(), "the use case's `data.time`"),
     ];
-    named.extend(d.protected.iter().map(|p| (p.as_str(), "data.protected")));
-    named.extend(d.features.iter().map(|p| (p.as_str(), "data.features")));
+    named.extend(
+        d.protected
+            .iter()
+            .map(|p| (p.as_str(), "the use case's `data.protected`")),
+    );
+    named.extend(
+        d.features
+            .iter()
+            .map(|p| (p.as_str(), "the use case's `data.features`")),
+    );
     for (col, role) in named {
         if !col.is_empty() && frame.column(col).is_none() {
             let available: Vec<&str> = frame.columns.iter().map(|c| c.name.as_str()).collect();
@@ -81,8 +94,14 @@ fn role_of(name: &str, kind: ColumnKind, uc: &UseCase) -> ColumnRole {
 
 fn name_says_id(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    n == "id" || n.ends_with("_id") || n.ends_with("id") && n.len() > 2 && name.ends_with("Id")
-        || n.ends_with(" id") || n == "uuid" || n == "rownames" || n == "row_id" || n == "index"
+    n == "id"
+        || n.ends_with("_id")
+        || n.ends_with("id") && n.len() > 2 && name.ends_with("Id")
+        || n.ends_with(" id")
+        || n == "uuid"
+        || n == "rownames"
+        || n == "row_id"
+        || n == "index"
 }
 
 fn name_says_date(name: &str) -> bool {
@@ -103,7 +122,11 @@ fn infer_column(col: &mut Column, hint: Option<&str>, forced_id: bool) -> Column
             let integral = present.iter().all(|x| x.fract() == 0.0);
             // Counting distinct values costs a hash per row: only when the answer matters.
             let says_id = integral && name_says_id(&col.name);
-            let distinct = if says_id || hint == Some("token") { count_distinct(&present) } else { 0 };
+            let distinct = if says_id || hint == Some("token") {
+                count_distinct(&present)
+            } else {
+                0
+            };
             if forced_id
                 || (says_id && (distinct == present.len() || distinct > 20) && n > 1)
                 || (hint == Some("token") && distinct * 2 > present.len() && n > 1)
@@ -117,13 +140,16 @@ fn infer_column(col: &mut Column, hint: Option<&str>, forced_id: bool) -> Column
                 ColumnKind::Boolean
             } else if integral
                 && name_says_date(&col.name)
-                && present.iter().all(|&x| datetime::parse_compact_number(x).is_some())
+                && present
+                    .iter()
+                    .all(|&x| datetime::parse_compact_number(x).is_some())
             {
                 for x in values.iter_mut() {
                     *x = datetime::parse_compact_number(*x).unwrap_or(f64::NAN);
                 }
                 ColumnKind::Datetime
-            } else if name_says_time(&col.name) && present.iter().all(|&x| (1e8..4e9).contains(&x)) {
+            } else if name_says_time(&col.name) && present.iter().all(|&x| (1e8..4e9).contains(&x))
+            {
                 ColumnKind::Datetime
             } else if integral {
                 ColumnKind::Integer
@@ -195,15 +221,20 @@ fn infer_text(name: &str, s: &StrColumn, forced_id: bool) -> ColumnKind {
     if datetime::detect_format(levels.iter().map(String::as_str)).is_some() {
         return ColumnKind::Datetime;
     }
-    if levels.iter().all(|l| parse_decimal_comma(l).is_some() || l.parse::<f64>().is_ok())
+    if levels
+        .iter()
+        .all(|l| parse_decimal_comma(l).is_some() || l.parse::<f64>().is_ok())
         && levels.iter().any(|l| l.contains(','))
     {
         return ColumnKind::Numeric;
     }
     let all_distinct = levels.len() == present && present > 1;
     let spaced = levels.iter().filter(|l| l.trim().contains(' ')).count();
-    let mean_len = levels.iter().map(|l| l.chars().count()).sum::<usize>() as f64 / levels.len() as f64;
-    if mean_len >= 30.0 || (spaced * 2 >= levels.len() && levels.len() * 2 > present && present >= 20) {
+    let mean_len =
+        levels.iter().map(|l| l.chars().count()).sum::<usize>() as f64 / levels.len() as f64;
+    if mean_len >= 30.0
+        || (spaced * 2 >= levels.len() && levels.len() * 2 > present && present >= 20)
+    {
         return ColumnKind::Text;
     }
     // Keys like customer_id or session_id identify; they are not features even when
@@ -222,12 +253,20 @@ fn text_to_numbers(_name: &str, s: &StrColumn) -> Option<Vec<f64>> {
         if let Some(fmt) = datetime::detect_format(s.levels.iter().map(String::as_str)) {
             parse_levels(&s.levels, |l| datetime::parse_datetime(l, fmt))?
         } else {
-            parse_levels(&s.levels, |l| parse_decimal_comma(l).or_else(|| l.trim().parse().ok()))?
+            parse_levels(&s.levels, |l| {
+                parse_decimal_comma(l).or_else(|| l.trim().parse().ok())
+            })?
         };
     Some(
         s.codes
             .iter()
-            .map(|&c| if c == MISSING_CODE { f64::NAN } else { level_values[c as usize] })
+            .map(|&c| {
+                if c == MISSING_CODE {
+                    f64::NAN
+                } else {
+                    level_values[c as usize]
+                }
+            })
             .collect(),
     )
 }
@@ -265,7 +304,8 @@ mod tests {
     use crate::read::{read_bytes, ReadOptions};
 
     fn kinds(text: &str) -> Vec<(String, ColumnKind)> {
-        let (mut f, info) = read_bytes("t.csv", text.as_bytes(), &ReadOptions::default(), None).unwrap();
+        let (mut f, info) =
+            read_bytes("t.csv", text.as_bytes(), &ReadOptions::default(), None).unwrap();
         let s = infer(&mut f, &info.hints, None).unwrap();
         s.columns.into_iter().map(|c| (c.name, c.kind)).collect()
     }
@@ -304,8 +344,13 @@ mod tests {
 
     #[test]
     fn decimal_commas_become_numbers() {
-        let (mut f, info) =
-            read_bytes("t.csv", "a;b\n1,5;x\n2,25;y\n".as_bytes(), &ReadOptions::default(), None).unwrap();
+        let (mut f, info) = read_bytes(
+            "t.csv",
+            "a;b\n1,5;x\n2,25;y\n".as_bytes(),
+            &ReadOptions::default(),
+            None,
+        )
+        .unwrap();
         let s = infer(&mut f, &info.hints, None).unwrap();
         assert_eq!(s.columns[0].kind, ColumnKind::Numeric);
         assert_eq!(f.columns[0].data, ColumnData::Num(vec![1.5, 2.25]));
@@ -313,8 +358,13 @@ mod tests {
 
     #[test]
     fn dates_convert_to_seconds() {
-        let (mut f, info) =
-            read_bytes("t.csv", "when,x\n1970-01-02,1\n,2\n".as_bytes(), &ReadOptions::default(), None).unwrap();
+        let (mut f, info) = read_bytes(
+            "t.csv",
+            "when,x\n1970-01-02,1\n,2\n".as_bytes(),
+            &ReadOptions::default(),
+            None,
+        )
+        .unwrap();
         infer(&mut f, &info.hints, None).unwrap();
         match &f.columns[0].data {
             ColumnData::Num(v) => {

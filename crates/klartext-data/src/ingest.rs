@@ -58,27 +58,39 @@ pub fn ingest<'a>(
     opts: &IngestOptions,
     progress: Option<Progress<'_>>,
 ) -> Result<Ingested<'a>> {
-    let (mut frame, info) = read::read_bytes(name, raw, &opts.read, progress)?;
+    // Hashing the file as given overlaps with parsing it; it is the snapshot's hash
+    // unless columns get pseudonymised below.
+    let (read, raw_sha256) = rayon::join(
+        || read::read_bytes(name, raw, &opts.read, progress),
+        || hex::encode(Sha256::digest(raw)),
+    );
+    let (mut frame, info) = read?;
     let mut schema = crate::infer::infer(&mut frame, &info.hints, uc)?;
 
-    let mut wanted: Vec<String> = opts.pseudonymise.clone();
-    if let Some(uc) = uc {
-        wanted.extend(uc.data.pseudonymise.iter().cloned());
-    }
-    for w in &wanted {
-        if frame.column(w).is_none() {
+    let from_uc = uc.map_or(&[][..], |u| &u.data.pseudonymise[..]);
+    for (list, role) in [
+        (&opts.pseudonymise[..], "--pseudonymise"),
+        (from_uc, "the use case's `data.pseudonymise`"),
+    ] {
+        if let Some(w) = list.iter().find(|w| frame.column(w).is_none()) {
             let available: Vec<&str> = frame.columns.iter().map(|c| c.name.as_str()).collect();
             return Err(DataError::MissingColumn {
                 column: w.clone(),
-                role: "a column to pseudonymise",
+                role,
                 available: available.join(", "),
             });
         }
     }
+    let mut wanted: Vec<String> = opts.pseudonymise.iter().chain(from_uc).cloned().collect();
     let found = profile::scan_pii(&frame);
     let mut pii: Vec<PiiFinding> = found
         .iter()
-        .map(|&(i, kind, share)| PiiFinding { column: frame.columns[i].name.clone(), kind, share, pseudonymised: false })
+        .map(|&(i, kind, share)| PiiFinding {
+            column: frame.columns[i].name.clone(),
+            kind,
+            share,
+            pseudonymised: false,
+        })
         .collect();
     if opts.pseudonymise_pii {
         wanted.extend(pii.iter().map(|p| p.column.clone()));
@@ -101,9 +113,10 @@ pub fn ingest<'a>(
         snapshot_bytes = Cow::Borrowed(raw);
         dialect = info.dialect;
     } else {
-        let key = opts.key.as_deref().ok_or_else(|| {
-            DataError::Invalid("pseudonymisation needs the project's key".into())
-        })?;
+        let key = opts
+            .key
+            .as_deref()
+            .ok_or_else(|| DataError::Invalid("pseudonymisation needs the project's key".into()))?;
         let ps = Pseudonymiser::new(key);
         for w in &wanted {
             let i = frame.column_index(w).expect("checked above");
@@ -129,8 +142,9 @@ pub fn ingest<'a>(
             }
         }
         let mut out = Vec::with_capacity(raw.len());
-        write::write_csv(&frame, Some(&schema), &mut out)
-            .map_err(|e| DataError::Invalid(format!("cannot write the pseudonymised snapshot: {e}")))?;
+        write::write_csv(&frame, Some(&schema), &mut out).map_err(|e| {
+            DataError::Invalid(format!("cannot write the pseudonymised snapshot: {e}"))
+        })?;
         snapshot_bytes = Cow::Owned(out);
         dialect = Dialect {
             format: read::Format::Csv,
@@ -139,7 +153,10 @@ pub fn ingest<'a>(
             header: true,
         };
     }
-    let sha256 = hex::encode(Sha256::digest(&snapshot_bytes));
+    let sha256 = match snapshot_bytes {
+        Cow::Borrowed(_) => raw_sha256,
+        Cow::Owned(ref bytes) => hex::encode(Sha256::digest(bytes)),
+    };
     let extension = match (dialect.format, dialect.gzip) {
         (read::Format::Csv, false) => "csv",
         (read::Format::Csv, true) => "csv.gz",
@@ -149,7 +166,17 @@ pub fn ingest<'a>(
     }
     .to_owned();
     let report = profile::profile(&frame, &schema, uc, &pii);
-    Ok(Ingested { frame, schema, report, snapshot: SnapshotInfo { sha256, dialect, extension }, snapshot_bytes })
+    Ok(Ingested {
+        frame,
+        schema,
+        report,
+        snapshot: SnapshotInfo {
+            sha256,
+            dialect,
+            extension,
+        },
+        snapshot_bytes,
+    })
 }
 
 /// Re-read a stored snapshot into the frame and schema it was registered with.
@@ -165,7 +192,12 @@ pub fn load_snapshot(
         delimiter: snapshot.dialect.delimiter,
         header: Some(snapshot.dialect.header),
     };
-    let (mut frame, info) = read::read_bytes(&format!("snapshot.{}", snapshot.extension), bytes, &opts, None)?;
+    let (mut frame, info) = read::read_bytes(
+        &format!("snapshot.{}", snapshot.extension),
+        bytes,
+        &opts,
+        None,
+    )?;
     let inferred = crate::infer::infer(&mut frame, &info.hints, uc)?;
     // Inference is deterministic, so the same bytes give the same columns and kinds.
     for (c, stored) in inferred.columns.iter().zip(&schema.columns) {

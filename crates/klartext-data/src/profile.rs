@@ -7,7 +7,10 @@ use klartext_core::report::{
     ColumnProfile, Finding, GroupStat, LeakageSuspect, NumericStats, PiiFinding, ProtectedGroups,
     Severity, TargetBalance, ValueCount,
 };
-use klartext_core::{ColumnData, ColumnKind, ColumnRole, Frame, QualityReport, Schema, UseCase, UseCaseKind, MISSING_CODE};
+use klartext_core::{
+    ColumnData, ColumnKind, ColumnRole, Frame, QualityReport, Schema, UseCase, UseCaseKind,
+    MISSING_CODE,
+};
 use rayon::prelude::*;
 
 /// A column whose dominant value covers this share of rows is near-constant.
@@ -23,7 +26,12 @@ const PII_SAMPLE: usize = 1000;
 
 /// Profile a frame whose schema was inferred. `pseudonymised` names columns replaced by
 /// a keyed hash before storage (their PII finding says so).
-pub fn profile(frame: &Frame, schema: &Schema, uc: Option<&UseCase>, pii_found: &[PiiFinding]) -> QualityReport {
+pub fn profile(
+    frame: &Frame,
+    schema: &Schema,
+    uc: Option<&UseCase>,
+    pii_found: &[PiiFinding],
+) -> QualityReport {
     let n = frame.n_rows;
     let target = uc.and_then(|u| target_info(frame, schema, u));
     let labels = target.as_ref().and_then(|t| t.labels.as_deref());
@@ -32,16 +40,27 @@ pub fn profile(frame: &Frame, schema: &Schema, uc: Option<&UseCase>, pii_found: 
         .par_iter()
         .zip(schema.columns.par_iter())
         .map(|(col, cs)| {
-            let (profile, summary) = profile_column(&col.data, cs.kind, cs.role, &col.name, n);
-            let leak = if matches!(cs.role, ColumnRole::Feature | ColumnRole::Protected) {
-                target.as_ref().and_then(|t| leakage_of(&col.name, &col.data, summary.as_ref(), t))
+            let used = matches!(cs.role, ColumnRole::Feature | ColumnRole::Protected);
+            let (profile, summary) = profile_column(
+                &col.data,
+                cs.kind,
+                cs.role,
+                &col.name,
+                n,
+                labels.filter(|_| used),
+            );
+            let leak = if used {
+                target
+                    .as_ref()
+                    .and_then(|t| leakage_of(&col.name, &col.data, summary.as_ref(), t))
             } else {
                 None
             };
             (profile, leak)
         })
         .collect();
-    let mut leakage_suspects: Vec<LeakageSuspect> = per_column.iter().filter_map(|(_, l)| l.clone()).collect();
+    let mut leakage_suspects: Vec<LeakageSuspect> =
+        per_column.iter().filter_map(|(_, l)| l.clone()).collect();
     leakage_suspects.sort_by(|a, b| b.value.total_cmp(&a.value).then(a.column.cmp(&b.column)));
     let columns: Vec<ColumnProfile> = per_column.into_iter().map(|(p, _)| p).collect();
 
@@ -49,7 +68,7 @@ pub fn profile(frame: &Frame, schema: &Schema, uc: Option<&UseCase>, pii_found: 
     let duplicate_rows = duplicate_rows(frame, id_idx);
     let duplicate_ids = id_idx.map(|i| {
         let mut h = column_hashes(&frame.columns[i].data);
-        radix_sort_u64(&mut h);
+        radix_sort_u64(&mut h, &mut Vec::new());
         h.dedup();
         n - h.len()
     });
@@ -58,7 +77,10 @@ pub fn profile(frame: &Frame, schema: &Schema, uc: Option<&UseCase>, pii_found: 
             .protected
             .iter()
             .filter_map(|p| frame.column(p))
-            .map(|c| ProtectedGroups { column: c.name.clone(), groups: groups(&c.data, labels) })
+            .map(|c| ProtectedGroups {
+                column: c.name.clone(),
+                groups: groups(&c.data, labels),
+            })
             .collect()
     });
     let mut report = QualityReport {
@@ -91,54 +113,96 @@ pub fn scan_pii(frame: &Frame) -> Vec<(usize, klartext_core::report::PiiKind, f6
 }
 
 /// Sorted distinct values of a numeric column with their counts (and, for a class
-/// target, how many of each are positive): the one pass every numeric statistic needs.
+/// target, how many of each are positive or negative): the one pass every numeric
+/// statistic and the exact single-feature AUC need.
 struct NumSummary {
     /// (value, rows) in ascending order.
     values: Vec<(f64, u64)>,
+    /// Per value: (positive, negative) rows, when labels were given.
+    labelled: Vec<(u64, u64)>,
     present: u64,
 }
 
+/// Label of a row packed in a byte: 0 negative, 1 positive, 2 unknown.
+fn label_byte(l: Option<bool>) -> u8 {
+    match l {
+        Some(false) => 0,
+        Some(true) => 1,
+        None => 2,
+    }
+}
+
 impl NumSummary {
-    fn of(v: &[f64]) -> NumSummary {
+    fn of(v: &[f64], labels: Option<&[Option<bool>]>) -> NumSummary {
+        let label_at = |i: usize| labels.map_or(2, |l| label_byte(l[i]));
         // Few distinct values (integers, flags, codes): count them in a small map.
-        let mut map: rustc_hash::FxHashMap<u64, u64> = rustc_hash::FxHashMap::default();
+        let mut map: rustc_hash::FxHashMap<u64, [u64; 3]> = rustc_hash::FxHashMap::default();
         let mut small = true;
-        for x in v.iter().filter(|x| !x.is_nan()) {
-            *map.entry(x.to_bits()).or_insert(0) += 1;
+        for (i, x) in v.iter().enumerate().filter(|(_, x)| !x.is_nan()) {
+            map.entry(x.to_bits()).or_insert([0; 3])[label_at(i) as usize] += 1;
             if map.len() > 4096 {
                 small = false;
                 break;
             }
         }
-        let mut values: Vec<(f64, u64)> = if small {
-            map.into_iter().map(|(b, c)| (f64::from_bits(b), c)).collect()
+        let mut cells: Vec<(f64, [u64; 3])> = if small {
+            let mut cells: Vec<(f64, [u64; 3])> = map
+                .into_iter()
+                .map(|(b, c)| (f64::from_bits(b), c))
+                .collect();
+            cells.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+            cells
         } else {
-            let mut keys: Vec<u64> = v.iter().filter(|x| !x.is_nan()).map(|&x| f64_key(x)).collect();
-            radix_sort_u64(&mut keys);
-            let mut out: Vec<(f64, u64)> = Vec::new();
-            for k in keys {
+            let mut keys = Vec::with_capacity(v.len());
+            let mut tags = Vec::with_capacity(if labels.is_some() { v.len() } else { 0 });
+            for (i, &x) in v.iter().enumerate().filter(|(_, x)| !x.is_nan()) {
+                keys.push(f64_key(x));
+                if labels.is_some() {
+                    tags.push(label_at(i));
+                }
+            }
+            radix_sort_u64(&mut keys, &mut tags);
+            let mut out: Vec<(f64, [u64; 3])> = Vec::new();
+            for (j, &k) in keys.iter().enumerate() {
                 let x = key_f64(k);
+                let t = tags.get(j).copied().unwrap_or(2) as usize;
                 match out.last_mut() {
-                    Some(last) if last.0 == x => last.1 += 1,
-                    _ => out.push((x, 1)),
+                    Some(last) if last.0 == x => last.1[t] += 1,
+                    _ => {
+                        let mut c = [0; 3];
+                        c[t] = 1;
+                        out.push((x, c));
+                    }
                 }
             }
             out
         };
-        if small {
-            values.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-            // -0.0 and 0.0 are one value.
-            values.dedup_by(|b, a| {
-                if a.0 == b.0 {
-                    a.1 += b.1;
-                    true
-                } else {
-                    false
+        // -0.0 and 0.0 are one value.
+        cells.dedup_by(|b, a| {
+            if a.0 == b.0 {
+                for t in 0..3 {
+                    a.1[t] += b.1[t];
                 }
-            });
-        }
+                true
+            } else {
+                false
+            }
+        });
+        let values: Vec<(f64, u64)> = cells
+            .iter()
+            .map(|(x, c)| (*x, c[0] + c[1] + c[2]))
+            .collect();
+        let labelled = if labels.is_some() {
+            cells.iter().map(|(_, c)| (c[1], c[0])).collect()
+        } else {
+            Vec::new()
+        };
         let present = values.iter().map(|v| v.1).sum();
-        NumSummary { values, present }
+        NumSummary {
+            values,
+            labelled,
+            present,
+        }
     }
 
     /// The value at sorted position `i` (0-based) of the expanded column.
@@ -170,6 +234,7 @@ fn profile_column(
     role: ColumnRole,
     name: &str,
     n: usize,
+    labels: Option<&[Option<bool>]>,
 ) -> (ColumnProfile, Option<NumSummary>) {
     let missing = data.missing();
     let present = n - missing;
@@ -178,7 +243,11 @@ fn profile_column(
         kind,
         role,
         missing,
-        missing_share: if n == 0 { 0.0 } else { missing as f64 / n as f64 },
+        missing_share: if n == 0 {
+            0.0
+        } else {
+            missing as f64 / n as f64
+        },
         distinct: 0,
         numeric: None,
         top: Vec::new(),
@@ -190,37 +259,57 @@ fn profile_column(
     let mut summary = None;
     match data {
         ColumnData::Num(v) => {
-            let s = NumSummary::of(v);
+            let s = NumSummary::of(v, labels);
             p.distinct = s.values.len();
             let (top_value, top_count) =
-                s.values.iter().fold((f64::NAN, 0u64), |best, &(x, c)| if c > best.1 { (x, c) } else { best });
-            p.top_share = if present == 0 { 0.0 } else { top_count as f64 / present as f64 };
+                s.values.iter().fold(
+                    (f64::NAN, 0u64),
+                    |best, &(x, c)| if c > best.1 { (x, c) } else { best },
+                );
+            p.top_share = if present == 0 {
+                0.0
+            } else {
+                top_count as f64 / present as f64
+            };
             if s.present > 0 {
-                let finite: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
-                let mean = kahan_mean(&finite);
-                let var = if finite.len() > 1 {
-                    finite.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (finite.len() - 1) as f64
-                } else {
-                    f64::NAN
-                };
+                // Mean and variance over the distinct values with their counts: exact
+                // sums without copying the column.
+                let n = s.present as f64;
+                let mean = kahan_sum(s.values.iter().map(|&(x, c)| x * c as f64)) / n;
+                let var = (s.present > 1).then(|| {
+                    kahan_sum(
+                        s.values
+                            .iter()
+                            .map(|&(x, c)| c as f64 * (x - mean) * (x - mean)),
+                    ) / (n - 1.0)
+                });
                 p.numeric = Some(NumericStats {
                     min: s.values[0].0,
                     max: s.values[s.values.len() - 1].0,
                     mean,
-                    std: var.sqrt(),
+                    std: var.map(f64::sqrt),
                     p25: s.quantile(0.25),
                     p50: s.quantile(0.5),
                     p75: s.quantile(0.75),
                 });
             }
             if matches!(kind, ColumnKind::Boolean) || p.distinct <= 10 {
-                let mut top: Vec<ValueCount> =
-                    s.values.iter().map(|&(x, c)| ValueCount { value: format_number(x), count: c as usize }).collect();
+                let mut top: Vec<ValueCount> = s
+                    .values
+                    .iter()
+                    .map(|&(x, c)| ValueCount {
+                        value: format_number(x),
+                        count: c as usize,
+                    })
+                    .collect();
                 top.sort_by_key(|t| std::cmp::Reverse(t.count));
                 top.truncate(5);
                 p.top = top;
             } else if top_count > 1 && p.top_share >= 0.5 {
-                p.top = vec![ValueCount { value: format_number(top_value), count: top_count as usize }];
+                p.top = vec![ValueCount {
+                    value: format_number(top_value),
+                    count: top_count as usize,
+                }];
             }
             summary = Some(s);
         }
@@ -232,17 +321,25 @@ fn profile_column(
             p.top = order
                 .iter()
                 .take(5)
-                .map(|&i| ValueCount { value: s.levels[i].clone(), count: counts[i] as usize })
+                .map(|&i| ValueCount {
+                    value: s.levels[i].clone(),
+                    count: counts[i] as usize,
+                })
                 .collect();
-            p.top_share = order.first().map_or(0.0, |&i| counts[i] as f64 / present.max(1) as f64);
+            p.top_share = order
+                .first()
+                .map_or(0.0, |&i| counts[i] as f64 / present.max(1) as f64);
             if kind == ColumnKind::Id || kind == ColumnKind::Text {
-                p.top.truncate(if p.top.first().is_some_and(|t| t.count > 1) { 3 } else { 0 });
+                // Only repeated ids or texts say something.
+                p.top.retain(|t| t.count > 1);
+                p.top.truncate(3);
             }
         }
     }
     p.constant = p.distinct <= 1;
     p.near_constant = !p.constant && p.top_share >= NEAR_CONSTANT_SHARE;
-    p.high_cardinality = kind == ColumnKind::Categorical && p.distinct > 50 && p.distinct * 20 > present;
+    p.high_cardinality =
+        kind == ColumnKind::Categorical && p.distinct > 50 && p.distinct * 20 > present;
     (p, summary)
 }
 
@@ -260,21 +357,23 @@ fn key_f64(k: u64) -> f64 {
     f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
 }
 
-/// LSD radix sort, one byte a pass; passes where every key has the same byte are skipped.
-/// About three times faster than a comparison sort on a million keys.
-fn radix_sort_u64(v: &mut Vec<u64>) {
-    if v.len() < 256 {
-        v.sort_unstable();
-        return;
-    }
-    let mut counts = vec![[0usize; 256]; 8];
+/// LSD radix sort on 11-bit digits (six passes; passes where every key has the same
+/// digit are skipped), carrying `tags` (empty, or one per key) along. About three times
+/// faster than a comparison sort on a million keys.
+fn radix_sort_u64(v: &mut Vec<u64>, tags: &mut Vec<u8>) {
+    const BITS: usize = 11;
+    const PASSES: usize = 64usize.div_ceil(BITS);
+    const MASK: u64 = (1 << BITS) - 1;
+    let with_tags = !tags.is_empty();
+    let mut counts = vec![[0usize; 1 << BITS]; PASSES];
     for &x in v.iter() {
-        for (b, c) in counts.iter_mut().enumerate() {
-            c[((x >> (b * 8)) & 0xFF) as usize] += 1;
+        for (p, c) in counts.iter_mut().enumerate() {
+            c[((x >> (p * BITS)) & MASK) as usize] += 1;
         }
     }
     let mut buf = vec![0u64; v.len()];
-    for (b, c) in counts.iter_mut().enumerate() {
+    let mut tag_buf = vec![0u8; tags.len()];
+    for (p, c) in counts.iter_mut().enumerate() {
         if c.contains(&v.len()) {
             continue;
         }
@@ -284,25 +383,35 @@ fn radix_sort_u64(v: &mut Vec<u64>) {
             *k = sum;
             sum += t;
         }
-        let shift = b * 8;
-        for &x in v.iter() {
-            let d = ((x >> shift) & 0xFF) as usize;
-            buf[c[d]] = x;
-            c[d] += 1;
+        let shift = p * BITS;
+        if with_tags {
+            for (&x, &t) in v.iter().zip(tags.iter()) {
+                let d = ((x >> shift) & MASK) as usize;
+                buf[c[d]] = x;
+                tag_buf[c[d]] = t;
+                c[d] += 1;
+            }
+            std::mem::swap(tags, &mut tag_buf);
+        } else {
+            for &x in v.iter() {
+                let d = ((x >> shift) & MASK) as usize;
+                buf[c[d]] = x;
+                c[d] += 1;
+            }
         }
         std::mem::swap(v, &mut buf);
     }
 }
 
-fn kahan_mean(v: &[f64]) -> f64 {
+fn kahan_sum(values: impl Iterator<Item = f64>) -> f64 {
     let (mut sum, mut c) = (0.0f64, 0.0f64);
-    for &x in v {
+    for x in values {
         let y = x - c;
         let t = sum + y;
         c = (t - sum) - y;
         sum = t;
     }
-    sum / v.len() as f64
+    sum
 }
 
 /// Linear interpolation between closest ranks, as pandas and numpy do by default.
@@ -318,14 +427,20 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
 
 fn column_hashes(data: &ColumnData) -> Vec<u64> {
     match data {
-        ColumnData::Num(v) => v.iter().map(|x| if x.is_nan() { u64::MAX } else { x.to_bits() }).collect(),
+        ColumnData::Num(v) => v
+            .iter()
+            .map(|x| if x.is_nan() { u64::MAX } else { x.to_bits() })
+            .collect(),
         ColumnData::Str(s) => s.codes.iter().map(|&c| c as u64).collect(),
     }
 }
 
 fn mix(h: u64, x: u64) -> u64 {
     // splitmix64 finaliser over the running hash: cheap and well spread.
-    let mut z = h ^ x.wrapping_add(0x9E37_79B9_7F4A_7C15).wrapping_add(h << 6).wrapping_add(h >> 2);
+    let mut z = h ^ x
+        .wrapping_add(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(h << 6)
+        .wrapping_add(h >> 2);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
@@ -352,7 +467,7 @@ fn duplicate_rows(frame: &Frame, skip: Option<usize>) -> usize {
             }
         }
     }
-    radix_sort_u64(&mut h);
+    radix_sort_u64(&mut h, &mut Vec::new());
     let before = h.len();
     h.dedup();
     before - h.len()
@@ -390,14 +505,24 @@ fn target_info(frame: &Frame, schema: &Schema, uc: &UseCase) -> Option<TargetInf
             ColumnData::Str(_) => return None,
         };
         return Some(TargetInfo {
-            balance: TargetBalance { column: col.name.clone(), classes: Vec::new(), positive_rate: None },
+            balance: TargetBalance {
+                column: col.name.clone(),
+                classes: Vec::new(),
+                positive_rate: None,
+            },
             labels: None,
             values: Some(values),
         });
     }
     let is_pos = positive_matcher(uc);
     let (texts, per_row): (Vec<String>, Vec<Option<usize>>) = match &col.data {
-        ColumnData::Str(s) => (s.levels.clone(), s.codes.iter().map(|&c| (c != MISSING_CODE).then_some(c as usize)).collect()),
+        ColumnData::Str(s) => (
+            s.levels.clone(),
+            s.codes
+                .iter()
+                .map(|&c| (c != MISSING_CODE).then_some(c as usize))
+                .collect(),
+        ),
         ColumnData::Num(v) => {
             let mut levels: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
             levels.sort_unstable_by(f64::total_cmp);
@@ -415,10 +540,24 @@ fn target_info(frame: &Frame, schema: &Schema, uc: &UseCase) -> Option<TargetInf
     }
     let positive: Vec<bool> = texts.iter().map(|t| is_pos(t)).collect();
     let mut order: Vec<usize> = (0..texts.len()).filter(|&i| counts[i] > 0).collect();
-    order.sort_by(|&a, &b| positive[b].cmp(&positive[a]).then(counts[b].cmp(&counts[a])).then(a.cmp(&b)));
-    let classes = order.iter().map(|&i| ValueCount { value: texts[i].clone(), count: counts[i] }).collect();
+    order.sort_by(|&a, &b| {
+        positive[b]
+            .cmp(&positive[a])
+            .then(counts[b].cmp(&counts[a]))
+            .then(a.cmp(&b))
+    });
+    let classes = order
+        .iter()
+        .map(|&i| ValueCount {
+            value: texts[i].clone(),
+            count: counts[i],
+        })
+        .collect();
     let present: usize = counts.iter().sum();
-    let pos: usize = (0..texts.len()).filter(|&i| positive[i]).map(|i| counts[i]).sum();
+    let pos: usize = (0..texts.len())
+        .filter(|&i| positive[i])
+        .map(|i| counts[i])
+        .sum();
     let labels: Vec<Option<bool>> = per_row.iter().map(|c| c.map(|c| positive[c])).collect();
     Some(TargetInfo {
         balance: TargetBalance {
@@ -431,42 +570,31 @@ fn target_info(frame: &Frame, schema: &Schema, uc: &UseCase) -> Option<TargetInf
     })
 }
 
-/// Is one column a leakage suspect? Numbers are first judged on 256 quantile bins (cheap);
-/// only a column that already looks near-perfect there gets the exact AUC.
-fn leakage_of(name: &str, data: &ColumnData, summary: Option<&NumSummary>, t: &TargetInfo) -> Option<LeakageSuspect> {
+/// Is one column a leakage suspect? Numbers use the per-value label counts their summary
+/// already holds; categories are ordered by their positive rate.
+fn leakage_of(
+    name: &str,
+    data: &ColumnData,
+    summary: Option<&NumSummary>,
+    t: &TargetInfo,
+) -> Option<LeakageSuspect> {
     let (measure, value) = if let Some(labels) = &t.labels {
-        let auc = match (data, summary) {
-            (ColumnData::Num(v), Some(s)) if s.values.len() > 256 => {
-                let binned = binned_auc(v, s, labels)?;
-                if binned < 0.95 {
-                    return None;
-                }
-                single_feature_auc(data, labels)?
-            }
+        let auc = match summary {
+            Some(s) if !s.labelled.is_empty() => auc_of_cells(s.labelled.iter().copied())?,
             _ => single_feature_auc(data, labels)?,
         };
         ("auc", auc)
     } else {
-        ("abs_correlation", abs_correlation(data, t.values.as_ref()?)?)
+        (
+            "abs_correlation",
+            abs_correlation(data, t.values.as_ref()?)?,
+        )
     };
-    (value >= LEAKAGE_THRESHOLD).then(|| LeakageSuspect { column: name.to_owned(), measure: measure.into(), value })
-}
-
-fn binned_auc(v: &[f64], s: &NumSummary, labels: &[Option<bool>]) -> Option<f64> {
-    let mut edges: Vec<f64> = (1..256).map(|i| s.quantile(i as f64 / 256.0)).collect();
-    edges.dedup();
-    let mut pn = vec![(0u64, 0u64); edges.len() + 1];
-    for (x, l) in v.iter().zip(labels) {
-        if let (false, Some(l)) = (x.is_nan(), l) {
-            let b = edges.partition_point(|e| e < x);
-            if *l {
-                pn[b].0 += 1;
-            } else {
-                pn[b].1 += 1;
-            }
-        }
-    }
-    auc_of_cells(pn.iter().map(|&(p, n)| (p, n)))
+    (value >= LEAKAGE_THRESHOLD).then(|| LeakageSuspect {
+        column: name.to_owned(),
+        measure: measure.into(),
+        value,
+    })
 }
 
 /// Mann-Whitney over ordered cells of (positives, negatives): each positive beats the
@@ -503,7 +631,11 @@ pub fn single_feature_auc(data: &ColumnData, labels: &[Option<bool>]) -> Option<
             for (x, l) in pairs {
                 match cells.last_mut() {
                     Some(c) if c.0 == x => {
-                        if l { c.1 += 1 } else { c.2 += 1 }
+                        if l {
+                            c.1 += 1
+                        } else {
+                            c.2 += 1
+                        }
                     }
                     _ => cells.push((x, u64::from(l), u64::from(!l))),
                 }
@@ -514,7 +646,11 @@ pub fn single_feature_auc(data: &ColumnData, labels: &[Option<bool>]) -> Option<
             let mut pn = vec![(0u64, 0u64); s.levels.len()];
             for (&c, l) in s.codes.iter().zip(labels) {
                 if let (true, Some(l)) = (c != MISSING_CODE, l) {
-                    if *l { pn[c as usize].0 += 1 } else { pn[c as usize].1 += 1 }
+                    if *l {
+                        pn[c as usize].0 += 1
+                    } else {
+                        pn[c as usize].1 += 1
+                    }
                 }
             }
             let present: u64 = pn.iter().map(|(p, n)| p + n).sum();
@@ -536,13 +672,23 @@ pub fn single_feature_auc(data: &ColumnData, labels: &[Option<bool>]) -> Option<
 }
 
 fn abs_correlation(data: &ColumnData, y: &[f64]) -> Option<f64> {
-    let ColumnData::Num(x) = data else { return None };
-    let pairs: Vec<(f64, f64)> = x.iter().zip(y).filter(|(a, b)| !a.is_nan() && !b.is_nan()).map(|(a, b)| (*a, *b)).collect();
+    let ColumnData::Num(x) = data else {
+        return None;
+    };
+    let pairs: Vec<(f64, f64)> = x
+        .iter()
+        .zip(y)
+        .filter(|(a, b)| !a.is_nan() && !b.is_nan())
+        .map(|(a, b)| (*a, *b))
+        .collect();
     if pairs.len() < 3 {
         return None;
     }
     let n = pairs.len() as f64;
-    let (mx, my) = (pairs.iter().map(|p| p.0).sum::<f64>() / n, pairs.iter().map(|p| p.1).sum::<f64>() / n);
+    let (mx, my) = (
+        pairs.iter().map(|p| p.0).sum::<f64>() / n,
+        pairs.iter().map(|p| p.1).sum::<f64>() / n,
+    );
     let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
     for (a, b) in pairs {
         sxy += (a - mx) * (b - my);
@@ -557,12 +703,21 @@ fn abs_correlation(data: &ColumnData, y: &[f64]) -> Option<f64> {
 fn groups(data: &ColumnData, labels: Option<&[Option<bool>]>) -> Vec<GroupStat> {
     let n = data.len();
     let (names, per_row): (Vec<String>, Vec<Option<usize>>) = match data {
-        ColumnData::Str(s) => (s.levels.clone(), s.codes.iter().map(|&c| (c != MISSING_CODE).then_some(c as usize)).collect()),
+        ColumnData::Str(s) => (
+            s.levels.clone(),
+            s.codes
+                .iter()
+                .map(|&c| (c != MISSING_CODE).then_some(c as usize))
+                .collect(),
+        ),
         ColumnData::Num(v) => {
-            let s = NumSummary::of(v);
+            let s = NumSummary::of(v, None);
             let levels: Vec<f64> = s.values.iter().map(|x| x.0).collect();
             if levels.len() <= 10 {
-                let per_row = v.iter().map(|x| (!x.is_nan()).then(|| levels.partition_point(|l| l < x))).collect();
+                let per_row = v
+                    .iter()
+                    .map(|x| (!x.is_nan()).then(|| levels.partition_point(|l| l < x)))
+                    .collect();
                 (levels.iter().map(|&x| format_number(x)).collect(), per_row)
             } else {
                 let mut edges = vec![s.quantile(0.25), s.quantile(0.5), s.quantile(0.75)];
@@ -574,7 +729,10 @@ fn groups(data: &ColumnData, labels: Option<&[Option<bool>]>) -> Vec<GroupStat> 
                     lo = e;
                 }
                 names.push(format!("above {}", format_number(lo)));
-                let per_row = v.iter().map(|x| (!x.is_nan()).then(|| edges.partition_point(|e| e < x))).collect();
+                let per_row = v
+                    .iter()
+                    .map(|x| (!x.is_nan()).then(|| edges.partition_point(|e| e < x)))
+                    .collect();
                 (names, per_row)
             }
         }
@@ -596,9 +754,18 @@ fn groups(data: &ColumnData, labels: Option<&[Option<bool>]>) -> Vec<GroupStat> 
         .map(|g| GroupStat {
             group: names[g].clone(),
             rows: rows[g],
-            target_rate: (labels.is_some() && labelled[g] > 0).then(|| pos[g] as f64 / labelled[g] as f64),
+            target_rate: (labels.is_some() && labelled[g] > 0)
+                .then(|| pos[g] as f64 / labelled[g] as f64),
         })
         .collect()
+}
+
+fn repeat(n: usize) -> String {
+    if n == 1 {
+        "1 row repeats".into()
+    } else {
+        format!("{n} rows repeat")
+    }
 }
 
 fn pct(x: f64) -> String {
@@ -608,7 +775,11 @@ fn pct(x: f64) -> String {
 fn findings(r: &QualityReport, uc: Option<&UseCase>) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut add = |severity, column: Option<&str>, message: String| {
-        out.push(Finding { severity, column: column.map(str::to_owned), message });
+        out.push(Finding {
+            severity,
+            column: column.map(str::to_owned),
+            message,
+        });
     };
     for l in &r.leakage_suspects {
         add(Severity::Problem, Some(&l.column), format!(
@@ -621,51 +792,155 @@ fn findings(r: &QualityReport, uc: Option<&UseCase>) -> Vec<Finding> {
                 "`{}` holds personal data ({} in {} of its values); pseudonymise it (--pseudonymise {}) or exclude it",
                 p.column, p.kind.as_str(), pct(p.share), p.column));
         } else {
-            add(Severity::Info, Some(&p.column), format!("`{}` held {} values and was pseudonymised with a keyed hash", p.column, p.kind.as_str()));
+            add(
+                Severity::Info,
+                Some(&p.column),
+                format!(
+                    "`{}` held {} values and was pseudonymised with a keyed hash",
+                    p.column,
+                    p.kind.as_str()
+                ),
+            );
         }
     }
     if let Some(t) = &r.target {
-        if let Some(c) = r.columns.iter().find(|c| c.name == t.column && c.missing > 0) {
-            add(Severity::Problem, Some(&c.name), format!("target `{}` is missing in {} rows; they cannot be used for training", c.name, c.missing));
+        if let Some(c) = r
+            .columns
+            .iter()
+            .find(|c| c.name == t.column && c.missing > 0)
+        {
+            add(
+                Severity::Problem,
+                Some(&c.name),
+                format!(
+                    "target `{}` is missing in {} rows; they cannot be used for training",
+                    c.name, c.missing
+                ),
+            );
         }
         if !t.classes.is_empty() && t.classes.len() < 2 {
-            add(Severity::Problem, Some(&t.column), format!("target `{}` has a single class; a classifier needs both", t.column));
+            add(
+                Severity::Problem,
+                Some(&t.column),
+                format!(
+                    "target `{}` has a single class; a classifier needs both",
+                    t.column
+                ),
+            );
         }
         if let Some(rate) = t.positive_rate {
             if rate == 0.0 {
-                let pos = uc.and_then(UseCase::positive_label).unwrap_or_else(|| "a yes-like value".into());
-                add(Severity::Problem, Some(&t.column), format!("no row of target `{}` has the positive class `{pos}`", t.column));
+                let pos = uc
+                    .and_then(UseCase::positive_label)
+                    .unwrap_or_else(|| "a yes-like value".into());
+                add(
+                    Severity::Problem,
+                    Some(&t.column),
+                    format!(
+                        "no row of target `{}` has the positive class `{pos}`",
+                        t.column
+                    ),
+                );
             } else if !(0.05..=0.95).contains(&rate) {
                 add(Severity::Warning, Some(&t.column), format!("target `{}` is imbalanced: {} positive; judge models by PR-AUC and lift, not accuracy", t.column, pct(rate)));
             }
         }
     }
     if r.duplicate_rows > 0 {
-        add(Severity::Warning, None, format!("{} rows repeat an earlier row ({})", r.duplicate_rows, pct(r.duplicate_rows as f64 / r.rows as f64)));
+        add(
+            Severity::Warning,
+            None,
+            format!(
+                "{} an earlier row ({})",
+                repeat(r.duplicate_rows),
+                pct(r.duplicate_rows as f64 / r.rows as f64)
+            ),
+        );
     }
     if let Some(d) = r.duplicate_ids.filter(|&d| d > 0) {
         let id = uc.map_or("id", |u| u.data.id.as_str());
-        add(Severity::Warning, Some(id), format!("{d} rows repeat an earlier `{id}`"));
+        add(
+            Severity::Warning,
+            Some(id),
+            format!("{} an earlier `{id}`", repeat(d)),
+        );
     }
     for c in &r.columns {
         let used = matches!(c.role, ColumnRole::Feature | ColumnRole::Protected);
         if c.constant && used {
-            add(Severity::Warning, Some(&c.name), format!("`{}` is constant: it carries no information", c.name));
+            add(
+                Severity::Warning,
+                Some(&c.name),
+                format!("`{}` is constant: it carries no information", c.name),
+            );
         } else if c.near_constant && used {
-            add(Severity::Info, Some(&c.name), format!("`{}` is near-constant: {} of rows share one value", c.name, pct(c.top_share)));
+            add(
+                Severity::Info,
+                Some(&c.name),
+                format!(
+                    "`{}` is near-constant: {} of rows share one value",
+                    c.name,
+                    pct(c.top_share)
+                ),
+            );
         }
         if c.missing_share > MISSING_WARN {
-            add(Severity::Warning, Some(&c.name), format!("`{}` is missing in {} of rows", c.name, pct(c.missing_share)));
+            add(
+                Severity::Warning,
+                Some(&c.name),
+                format!(
+                    "`{}` is missing in {} of rows",
+                    c.name,
+                    pct(c.missing_share)
+                ),
+            );
         }
         if c.high_cardinality && used {
-            add(Severity::Info, Some(&c.name), format!("`{}` has {} distinct categories: consider grouping rare ones or excluding it", c.name, c.distinct));
+            add(
+                Severity::Info,
+                Some(&c.name),
+                format!(
+                    "`{}` has {} distinct categories: consider grouping rare ones or excluding it",
+                    c.name, c.distinct
+                ),
+            );
         }
         let pseudonymised = r.pii.iter().any(|p| p.column == c.name && p.pseudonymised);
-        if c.role == ColumnRole::Excluded && matches!(c.kind, ColumnKind::Id | ColumnKind::Text) && !pseudonymised {
-            add(Severity::Info, Some(&c.name), format!("`{}` looks like {} and is not used as a feature", c.name, if c.kind == ColumnKind::Id { "an identifier" } else { "free text" }));
+        if c.role == ColumnRole::Excluded
+            && matches!(c.kind, ColumnKind::Id | ColumnKind::Text)
+            && !pseudonymised
+        {
+            add(
+                Severity::Info,
+                Some(&c.name),
+                format!(
+                    "`{}` looks like {} and is not used as a feature",
+                    c.name,
+                    if c.kind == ColumnKind::Id {
+                        "an identifier"
+                    } else {
+                        "free text"
+                    }
+                ),
+            );
         }
     }
     for p in &r.protected {
+        let rates: Vec<(&str, f64)> = p
+            .groups
+            .iter()
+            .filter_map(|g| g.target_rate.map(|t| (g.group.as_str(), t)))
+            .collect();
+        let lo = rates.iter().copied().min_by(|a, b| a.1.total_cmp(&b.1));
+        let hi = rates.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1));
+        if let (Some(lo), Some(hi)) = (lo, hi) {
+            // The four-fifths rule: a ratio under 0.8 is where disparate impact starts.
+            if hi.1 > 0.0 && lo.1 / hi.1 < 0.8 {
+                add(Severity::Warning, Some(&p.column), format!(
+                    "the target rate differs across `{}`: {} for {} vs {} for {} (ratio {:.2}); a model trained on this data may carry the difference, so check the fairness gates",
+                    p.column, pct(lo.1), lo.0, pct(hi.1), hi.0, lo.1 / hi.1));
+            }
+        }
         for g in p.groups.iter().filter(|g| g.rows < SMALL_GROUP) {
             add(Severity::Warning, Some(&p.column), format!("protected group `{}` = `{}` has only {} rows: fairness figures for it will be unreliable", p.column, g.group, g.rows));
         }
@@ -690,11 +965,19 @@ mod tests {
     fn summaries_agree_on_both_paths() {
         // Few distinct values take the map path, many the radix path: same statistics.
         let few: Vec<f64> = (0..1000).map(|i| (i % 7) as f64 - 3.0).collect();
-        let many: Vec<f64> = (0..10_000).map(|i| ((i * 7919) % 10_007) as f64 / 3.0 - 100.0).collect();
+        let many: Vec<f64> = (0..10_000)
+            .map(|i| ((i * 7919) % 10_007) as f64 / 3.0 - 100.0)
+            .collect();
         for v in [few, many] {
             let mut sorted = v.clone();
             sorted.sort_by(f64::total_cmp);
-            let s = NumSummary::of(&v);
+            let s = NumSummary::of(&v, None);
+            let labels: Vec<Option<bool>> =
+                v.iter().map(|&x| (x != 0.0).then_some(x > 0.0)).collect();
+            let with = NumSummary::of(&v, Some(&labels));
+            assert_eq!(with.values, s.values);
+            let exact = single_feature_auc(&ColumnData::Num(v.clone()), &labels);
+            assert_eq!(auc_of_cells(with.labelled.iter().copied()), exact);
             for q in [0.0, 0.25, 0.5, 0.75, 1.0] {
                 assert_eq!(s.quantile(q), quantile(&sorted, q), "q={q}");
             }
@@ -706,9 +989,23 @@ mod tests {
 
     #[test]
     fn radix_sort_sorts_floats() {
-        let mut v: Vec<f64> = (0..5000).map(|i| ((i * 7919) % 5003) as f64 * if i % 2 == 0 { -1.5 } else { 2.25 }).collect();
+        let mut v: Vec<f64> = (0..5000)
+            .map(|i| ((i * 7919) % 5003) as f64 * if i % 2 == 0 { -1.5 } else { 2.25 })
+            .collect();
         let mut keys: Vec<u64> = v.iter().map(|&x| f64_key(x)).collect();
-        radix_sort_u64(&mut keys);
+        let mut tags: Vec<u8> = (0..keys.len()).map(|i| (i % 3) as u8).collect();
+        let before: Vec<(u64, u8)> = keys.iter().copied().zip(tags.iter().copied()).collect();
+        radix_sort_u64(&mut keys, &mut tags);
+        // Tags travel with their keys (the sort is stable, so ties keep their order).
+        let mut expected = before;
+        expected.sort_by_key(|p| p.0);
+        assert_eq!(
+            keys.iter()
+                .copied()
+                .zip(tags.iter().copied())
+                .collect::<Vec<_>>(),
+            expected
+        );
         v.sort_by(f64::total_cmp);
         let back: Vec<f64> = keys.into_iter().map(key_f64).collect();
         assert_eq!(back, v);

@@ -35,7 +35,10 @@ impl Format {
             "csv" | "tsv" | "txt" | "tab" | "inter" | "dat" => Ok(Format::Csv),
             "ndjson" | "jsonl" | "json" => Ok(Format::Ndjson),
             "parquet" | "pq" => Ok(Format::Parquet),
-            _ => Err(DataError::UnknownFormat { file: name.to_owned(), extension: ext.to_owned() }),
+            _ => Err(DataError::UnknownFormat {
+                file: name.to_owned(),
+                extension: ext.to_owned(),
+            }),
         }
     }
 }
@@ -104,35 +107,70 @@ pub fn read_bytes(
     let owned;
     let bytes: &[u8] = if gzip {
         let mut out = Vec::with_capacity(raw.len() * 4);
-        flate2::read::MultiGzDecoder::new(raw).read_to_end(&mut out).map_err(|e| {
-            DataError::WrongFormat { file: name.to_owned(), expected: "gzip", detail: e.to_string() }
-        })?;
+        flate2::read::MultiGzDecoder::new(raw)
+            .read_to_end(&mut out)
+            .map_err(|e| DataError::WrongFormat {
+                file: name.to_owned(),
+                expected: "gzip",
+                detail: e.to_string(),
+            })?;
         owned = out;
         &owned
     } else {
         raw
     };
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(DataError::Empty { file: name.to_owned() });
+        return Err(DataError::Empty {
+            file: name.to_owned(),
+        });
     }
     let (frame, dialect, hints) = match format {
         Format::Csv => {
             let (f, delim, header, hints) = read_csv(name, bytes, opts, progress)?;
-            (f, Dialect { format, gzip, delimiter: Some(delim), header }, hints)
+            (
+                f,
+                Dialect {
+                    format,
+                    gzip,
+                    delimiter: Some(delim),
+                    header,
+                },
+                hints,
+            )
         }
         Format::Ndjson => {
             let f = read_ndjson(name, bytes)?;
             let n = f.n_cols();
-            (f, Dialect { format, gzip, delimiter: None, header: false }, vec![None; n])
+            (
+                f,
+                Dialect {
+                    format,
+                    gzip,
+                    delimiter: None,
+                    header: false,
+                },
+                vec![None; n],
+            )
         }
         Format::Parquet => {
             let f = read_parquet(name, bytes)?;
             let n = f.n_cols();
-            (f, Dialect { format, gzip, delimiter: None, header: false }, vec![None; n])
+            (
+                f,
+                Dialect {
+                    format,
+                    gzip,
+                    delimiter: None,
+                    header: false,
+                },
+                vec![None; n],
+            )
         }
     };
     if frame.n_rows == 0 {
-        return Err(DataError::Empty { file: name.to_owned() });
+        return Err(DataError::Empty {
+            file: name.to_owned(),
+        });
     }
     Ok((frame, ReadInfo { dialect, hints }))
 }
@@ -147,17 +185,27 @@ fn read_csv(
     progress: Option<Progress<'_>>,
 ) -> Result<(Frame, Delimiter, bool, Vec<Option<String>>)> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    if bytes.contains(&0) || std::str::from_utf8(&bytes[..bytes.len().min(4096)]).is_err() {
-        // A UTF-8 sequence cut at the 4096 boundary is fine; anything earlier is binary.
-        let valid = match std::str::from_utf8(&bytes[..bytes.len().min(4096)]) {
-            Ok(_) => true,
-            Err(e) => e.valid_up_to() + 4 > bytes.len().min(4096) && e.error_len().is_none(),
-        };
-        if bytes.contains(&0) || !valid {
-            return Err(DataError::WrongFormat {
+    // Text never holds NUL bytes or many control characters; a legacy encoding such as
+    // Windows-1252 is still text and gets a line-and-column error from the parser.
+    let head = &bytes[..bytes.len().min(8192)];
+    let control = head
+        .iter()
+        .filter(|&&b| b < 0x09 || (0x0e..0x20).contains(&b))
+        .count();
+    if head.contains(&0) || control * 20 > head.len() {
+        return Err(DataError::WrongFormat {
+            file: name.to_owned(),
+            expected: "CSV",
+            detail: "it holds binary data, not text".into(),
+        });
+    }
+    if memchr::memchr(b'"', bytes).is_some() {
+        if let Some(line) = unclosed_quote(bytes) {
+            return Err(DataError::Malformed {
                 file: name.to_owned(),
-                expected: "CSV",
-                detail: "it holds binary data, not UTF-8 text".into(),
+                line,
+                column: None,
+                message: "a quote opened here is never closed".into(),
             });
         }
     }
@@ -220,14 +268,42 @@ fn read_csv(
         let part = part?;
         builders = Some(match builders {
             None => part,
-            Some(acc) => acc.into_iter().zip(part).map(|(a, b)| a.append(b)).collect(),
+            Some(acc) => acc
+                .into_iter()
+                .zip(part)
+                .map(|(a, b)| a.append(b))
+                .collect(),
         });
     }
     let builders = builders.unwrap_or_else(|| (0..n_cols).map(|_| Builder::new()).collect());
     let n_rows = builders.first().map_or(0, Builder::len);
-    let columns =
-        names.into_iter().zip(builders).map(|(name, b)| Column { name, data: b.finish() }).collect();
+    let columns = names
+        .into_iter()
+        .zip(builders)
+        .map(|(name, b)| Column {
+            name,
+            data: b.finish(),
+        })
+        .collect();
     Ok((Frame { n_rows, columns }, delim, header, hints))
+}
+
+/// The line where a quoted field opens that no later quote closes. A doubled quote
+/// inside a quoted field toggles twice, so plain counting is exact.
+fn unclosed_quote(bytes: &[u8]) -> Option<u64> {
+    let mut open_line = None;
+    let mut line = 1u64;
+    for at in memchr::memchr2_iter(b'"', b'\n', bytes) {
+        if bytes[at] == b'\n' {
+            line += 1;
+        } else {
+            open_line = match open_line {
+                None => Some(line),
+                Some(_) => None,
+            };
+        }
+    }
+    open_line
 }
 
 /// Split at newlines into about `n` pieces.
@@ -279,7 +355,9 @@ fn sniff_delimiter(bytes: &[u8]) -> Delimiter {
         }
         let n = counts[0];
         // Every sampled record the same width; the last may be cut by the sample.
-        let consistent = counts[..counts.len().saturating_sub(1).max(1)].iter().all(|&c| c == n);
+        let consistent = counts[..counts.len().saturating_sub(1).max(1)]
+            .iter()
+            .all(|&c| c == n);
         if n > 1 && consistent && best.is_none_or(|(_, bn)| n > bn) {
             best = Some((d, n));
         }
@@ -291,7 +369,11 @@ fn sniff_delimiter(bytes: &[u8]) -> Delimiter {
         .split(|&b| b == b'\n')
         .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
         .take(50)
-        .map(|l| l.split(|b| *b == b' ' || *b == b'\t').filter(|f| !f.is_empty()).count())
+        .map(|l| {
+            l.split(|b| *b == b' ' || *b == b'\t')
+                .filter(|f| !f.is_empty())
+                .count()
+        })
         .collect();
     if widths.len() > 1 && widths[0] > 1 && widths.iter().all(|&w| w == widths[0]) {
         return Delimiter::Whitespace;
@@ -303,12 +385,17 @@ fn sniff_delimiter(bytes: &[u8]) -> Delimiter {
 fn first_record(bytes: &[u8], delim: Delimiter, end: &mut usize) -> Vec<String> {
     match delim {
         Delimiter::Char(d) => {
-            let mut rdr =
-                csv::ReaderBuilder::new().delimiter(d).has_headers(false).flexible(true).from_reader(bytes);
+            let mut rdr = csv::ReaderBuilder::new()
+                .delimiter(d)
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(bytes);
             let mut rec = csv::ByteRecord::new();
             if let Ok(true) = rdr.read_byte_record(&mut rec) {
                 *end = rdr.position().byte() as usize;
-                rec.iter().map(|f| String::from_utf8_lossy(f).trim().to_owned()).collect()
+                rec.iter()
+                    .map(|f| String::from_utf8_lossy(f).trim().to_owned())
+                    .collect()
             } else {
                 *end = bytes.len();
                 Vec::new()
@@ -317,11 +404,14 @@ fn first_record(bytes: &[u8], delim: Delimiter, end: &mut usize) -> Vec<String> 
         Delimiter::Whitespace => {
             let mut start = 0;
             loop {
-                let stop = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i + 1);
+                let stop =
+                    memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i + 1);
                 let line = &bytes[start..stop];
                 if !line.iter().all(u8::is_ascii_whitespace) || stop == bytes.len() {
                     *end = stop;
-                    return split_ws(line).map(|f| String::from_utf8_lossy(f).into_owned()).collect();
+                    return split_ws(line)
+                        .map(|f| String::from_utf8_lossy(f).into_owned())
+                        .collect();
                 }
                 start = stop;
             }
@@ -330,7 +420,8 @@ fn first_record(bytes: &[u8], delim: Delimiter, end: &mut usize) -> Vec<String> 
 }
 
 fn split_ws(line: &[u8]) -> impl Iterator<Item = &[u8]> {
-    line.split(|&b| b == b' ' || b == b'\t' || b == b'\r' || b == b'\n').filter(|f| !f.is_empty())
+    line.split(|&b| b == b' ' || b == b'\t' || b == b'\r' || b == b'\n')
+        .filter(|f| !f.is_empty())
 }
 
 /// A first row is data rather than a header when one of its fields is a number.
@@ -342,7 +433,9 @@ fn looks_like_data(first: &[String]) -> bool {
 fn column_names(first: &[String]) -> (Vec<String>, Vec<Option<String>>) {
     const HINTS: &[&str] = &["token", "float", "token_seq", "float_seq"];
     let typed = !first.is_empty()
-        && first.iter().all(|f| f.rsplit_once(':').is_some_and(|(_, t)| HINTS.contains(&t)));
+        && first
+            .iter()
+            .all(|f| f.rsplit_once(':').is_some_and(|(_, t)| HINTS.contains(&t)));
     let mut names = Vec::with_capacity(first.len());
     let mut hints = Vec::with_capacity(first.len());
     for (i, f) in first.iter().enumerate() {
@@ -350,7 +443,11 @@ fn column_names(first: &[String]) -> (Vec<String>, Vec<Option<String>>) {
             (true, Some((b, t))) => (b.to_owned(), Some(t.to_owned())),
             _ => (f.clone(), None),
         };
-        let base = if base.is_empty() { format!("column_{}", i + 1) } else { base };
+        let base = if base.is_empty() {
+            format!("column_{}", i + 1)
+        } else {
+            base
+        };
         let mut unique = base.clone();
         let mut k = 2;
         while names.contains(&unique) {
@@ -366,17 +463,61 @@ fn column_names(first: &[String]) -> (Vec<String>, Vec<Option<String>>) {
 /// A number as a data file writes it. Leading zeros ("00042", zip codes, ids) and words
 /// like "inf" stay text, because turning them into numbers loses what they mean.
 pub(crate) fn parse_number(v: &[u8]) -> Option<f64> {
-    let digits = v.strip_prefix(b"-").or_else(|| v.strip_prefix(b"+")).unwrap_or(v);
+    // A leading `+` is how phone numbers are written; numbers in data files omit it.
+    let digits = v.strip_prefix(b"-").unwrap_or(v);
     match digits {
         [] => return None,
         [b'0', b'0'..=b'9', ..] => return None,
         [c, ..] if !(c.is_ascii_digit() || *c == b'.') => return None,
         _ => {}
     }
-    if !digits.last().is_some_and(|c| c.is_ascii_digit() || *c == b'.') {
+    if !digits
+        .last()
+        .is_some_and(|c| c.is_ascii_digit() || *c == b'.')
+    {
         return None;
     }
-    std::str::from_utf8(v).ok()?.parse::<f64>().ok().filter(|x| x.is_finite())
+    if let Some(x) = parse_simple_decimal(digits) {
+        return Some(if v[0] == b'-' { -x } else { x });
+    }
+    // Whole numbers with more digits than a double holds exactly are identifiers (card
+    // numbers, long ids): keep them as text rather than round them.
+    if digits.len() > 15 && digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(v)
+        .ok()?
+        .parse::<f64>()
+        .ok()
+        .filter(|x| x.is_finite())
+}
+
+const POW10: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
+/// Plain decimals of at most 15 digits (the bulk of any data file), without a sign.
+/// Both the digits as an integer and the power of ten are exact in f64, so one IEEE
+/// division gives the correctly rounded value, as the general parser would (Clinger's
+/// fast path). Anything else returns `None` for the general parser.
+#[inline]
+fn parse_simple_decimal(digits: &[u8]) -> Option<f64> {
+    let (mut mant, mut ndig, mut frac, mut dot) = (0u64, 0usize, 0usize, false);
+    for &c in digits {
+        match c {
+            b'0'..=b'9' => {
+                mant = mant * 10 + u64::from(c - b'0');
+                ndig += 1;
+                frac += usize::from(dot);
+                if ndig > 15 {
+                    return None;
+                }
+            }
+            b'.' if !dot => dot = true,
+            _ => return None,
+        }
+    }
+    (ndig > 0).then(|| mant as f64 / POW10[frac])
 }
 
 fn trim(v: &[u8]) -> &[u8] {
@@ -408,7 +549,8 @@ impl Interner {
         let c = self.levels.len() as u32;
         self.levels.push(s.to_owned());
         let levels = &self.levels;
-        self.table.insert_unique(h, c, |&c| hash_bytes(levels[c as usize].as_bytes()));
+        self.table
+            .insert_unique(h, c, |&c| hash_bytes(levels[c as usize].as_bytes()));
         Ok(c)
     }
 }
@@ -440,22 +582,27 @@ impl Builder {
     fn push(&mut self, raw: &[u8]) -> std::result::Result<(), String> {
         let v = trim(raw);
         if let Builder::Num(nums) = self {
-            if is_na(v) {
-                nums.push(f64::NAN);
-                return Ok(());
-            }
+            // No missing-value marker parses as a number, so numbers are tried first.
             if let Some(x) = parse_number(v) {
                 nums.push(x);
                 return Ok(());
             }
+            if is_na(v) {
+                nums.push(f64::NAN);
+                return Ok(());
+            }
             self.make_text();
         }
-        let Builder::Str { codes, interner } = self else { unreachable!("converted above") };
+        let Builder::Str { codes, interner } = self else {
+            unreachable!("converted above")
+        };
         if is_na(v) {
             codes.push(MISSING_CODE);
             return Ok(());
         }
-        let c = interner.intern(v).map_err(|()| "the value is not valid UTF-8 text".to_owned())?;
+        let c = interner
+            .intern(v)
+            .map_err(|()| "the value is not valid UTF-8 text".to_owned())?;
         codes.push(c);
         Ok(())
     }
@@ -469,7 +616,11 @@ impl Builder {
                 if x.is_nan() {
                     codes.push(MISSING_CODE);
                 } else {
-                    codes.push(interner.intern(format!("{x}").as_bytes()).expect("formatted numbers are UTF-8"));
+                    codes.push(
+                        interner
+                            .intern(format!("{x}").as_bytes())
+                            .expect("formatted numbers are UTF-8"),
+                    );
                 }
             }
             *self = Builder::Str { codes, interner };
@@ -485,8 +636,13 @@ impl Builder {
             _ => {
                 self.make_text();
                 other.make_text();
-                let (Builder::Str { codes, interner }, Builder::Str { codes: oc, interner: oi }) =
-                    (&mut self, other)
+                let (
+                    Builder::Str { codes, interner },
+                    Builder::Str {
+                        codes: oc,
+                        interner: oi,
+                    },
+                ) = (&mut self, other)
                 else {
                     unreachable!("both converted to text")
                 };
@@ -495,7 +651,13 @@ impl Builder {
                     .iter()
                     .map(|l| interner.intern(l.as_bytes()).expect("levels are UTF-8"))
                     .collect();
-                codes.extend(oc.into_iter().map(|c| if c == MISSING_CODE { c } else { remap[c as usize] }));
+                codes.extend(oc.into_iter().map(|c| {
+                    if c == MISSING_CODE {
+                        c
+                    } else {
+                        remap[c as usize]
+                    }
+                }));
                 self
             }
         }
@@ -504,7 +666,10 @@ impl Builder {
     fn finish(self) -> ColumnData {
         match self {
             Builder::Num(v) => ColumnData::Num(v),
-            Builder::Str { codes, interner } => ColumnData::Str(StrColumn { codes, levels: interner.levels }),
+            Builder::Str { codes, interner } => ColumnData::Str(StrColumn {
+                codes,
+                levels: interner.levels,
+            }),
         }
     }
 }
@@ -522,7 +687,9 @@ fn parse_chunk(
     let sample = &chunk[..chunk.len().min(64 * 1024)];
     let lines_in_sample = memchr::memchr_iter(b'\n', sample).count().max(1);
     let estimate = chunk.len() / (sample.len() / lines_in_sample).max(1) + 16;
-    let mut builders: Vec<Builder> = (0..n_cols).map(|_| Builder::with_capacity(estimate)).collect();
+    let mut builders: Vec<Builder> = (0..n_cols)
+        .map(|_| Builder::with_capacity(estimate))
+        .collect();
     let bad_utf8 = |line: u64, col: usize, msg: String| DataError::Malformed {
         file: name.to_owned(),
         line,
@@ -536,6 +703,40 @@ fn parse_chunk(
         message: format!("expected {n_cols} fields (as in the first row), found {found}"),
     };
     match delim {
+        // Without quotes a field is the bytes between delimiters: slice the input directly
+        // instead of copying every record through the general CSV state machine.
+        Delimiter::Char(d) if memchr::memchr(b'"', chunk).is_none() => {
+            let mut start = 0usize;
+            let mut line = first_line;
+            let mut fields: Vec<&[u8]> = Vec::with_capacity(n_cols);
+            while start < chunk.len() {
+                let end = memchr::memchr(b'\n', &chunk[start..]).map_or(chunk.len(), |i| start + i);
+                let mut l = &chunk[start..end];
+                if let [rest @ .., b'\r'] = l {
+                    l = rest;
+                }
+                if !l.iter().all(u8::is_ascii_whitespace) {
+                    fields.clear();
+                    let mut from = 0;
+                    for at in memchr::memchr_iter(d, l) {
+                        fields.push(&l[from..at]);
+                        from = at + 1;
+                    }
+                    fields.push(&l[from..]);
+                    if fields.len() != n_cols {
+                        return Err(wrong_width(line, fields.len()));
+                    }
+                    for (i, (b, f)) in builders.iter_mut().zip(&fields).enumerate() {
+                        b.push(f).map_err(|m| bad_utf8(line, i, m))?;
+                    }
+                }
+                if (line - first_line) % 65_536 == 65_535 {
+                    tick(end as u64);
+                }
+                line += 1;
+                start = end + 1;
+            }
+        }
         Delimiter::Char(d) => {
             let mut rdr = csv::ReaderBuilder::new()
                 .delimiter(d)
@@ -548,8 +749,15 @@ fn parse_chunk(
                     Ok(true) => {}
                     Ok(false) => break,
                     Err(e) => {
-                        let line = e.position().map_or(first_line, |p| first_line + p.line() - 1);
-                        return Err(DataError::Malformed { file: name.to_owned(), line, column: None, message: e.to_string() });
+                        let line = e
+                            .position()
+                            .map_or(first_line, |p| first_line + p.line() - 1);
+                        return Err(DataError::Malformed {
+                            file: name.to_owned(),
+                            line,
+                            column: None,
+                            message: e.to_string(),
+                        });
                     }
                 }
                 let line = || first_line + rec.position().map_or(1, |p| p.line()) - 1;
@@ -610,8 +818,8 @@ fn read_ndjson(name: &str, bytes: &[u8]) -> Result<Frame> {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let obj: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_slice(line).map_err(|e| DataError::Malformed {
+        let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(line)
+            .map_err(|e| DataError::Malformed {
                 file: name.to_owned(),
                 line: line_no,
                 column: None,
@@ -652,7 +860,11 @@ fn read_ndjson(name: &str, bytes: &[u8]) -> Result<Frame> {
                         column: Some(key),
                         message: format!(
                             "expected a string, number, boolean or null, found {}",
-                            if other.is_array() { "an array" } else { "an object" }
+                            if other.is_array() {
+                                "an array"
+                            } else {
+                                "an object"
+                            }
                         ),
                     })
                 }
@@ -663,7 +875,9 @@ fn read_ndjson(name: &str, bytes: &[u8]) -> Result<Frame> {
             seen[i] = true;
             // Strings that look like numbers stay strings only if the writer quoted them
             // in a column of strings; the builder decides by content, as for CSV.
-            builders[i].push(text.as_bytes()).expect("JSON strings are UTF-8");
+            builders[i]
+                .push(text.as_bytes())
+                .expect("JSON strings are UTF-8");
         }
         for (i, b) in builders.iter_mut().enumerate() {
             if !seen[i] {
@@ -672,8 +886,14 @@ fn read_ndjson(name: &str, bytes: &[u8]) -> Result<Frame> {
         }
         n_rows += 1;
     }
-    let columns =
-        names.into_iter().zip(builders).map(|(name, b)| Column { name, data: b.finish() }).collect();
+    let columns = names
+        .into_iter()
+        .zip(builders)
+        .map(|(name, b)| Column {
+            name,
+            data: b.finish(),
+        })
+        .collect();
     Ok(Frame { n_rows, columns })
 }
 
@@ -705,7 +925,11 @@ fn read_parquet(name: &str, bytes: &[u8]) -> Result<Frame> {
     };
     let reader = SerializedFileReader::new(bytes::Bytes::copy_from_slice(bytes)).map_err(wrong)?;
     let schema = reader.metadata().file_metadata().schema_descr();
-    let names: Vec<String> = schema.columns().iter().map(|c| c.name().to_owned()).collect();
+    let names: Vec<String> = schema
+        .columns()
+        .iter()
+        .map(|c| c.name().to_owned())
+        .collect();
     let mut builders: Vec<Builder> = names.iter().map(|_| Builder::new()).collect();
     let mut n_rows = 0usize;
     for (k, row) in reader.get_row_iter(None).map_err(wrong)?.enumerate() {
@@ -727,17 +951,25 @@ fn read_parquet(name: &str, bytes: &[u8]) -> Result<Frame> {
                 Field::Str(s) => s.clone(),
                 other => other.to_string().trim_matches('"').to_owned(),
             };
-            builders[i].push(text.as_bytes()).map_err(|m| DataError::Malformed {
-                file: name.to_owned(),
-                line: k as u64 + 1,
-                column: Some(names[i].clone()),
-                message: m,
-            })?;
+            builders[i]
+                .push(text.as_bytes())
+                .map_err(|m| DataError::Malformed {
+                    file: name.to_owned(),
+                    line: k as u64 + 1,
+                    column: Some(names[i].clone()),
+                    message: m,
+                })?;
         }
         n_rows += 1;
     }
-    let columns =
-        names.into_iter().zip(builders).map(|(name, b)| Column { name, data: b.finish() }).collect();
+    let columns = names
+        .into_iter()
+        .zip(builders)
+        .map(|(name, b)| Column {
+            name,
+            data: b.finish(),
+        })
+        .collect();
     Ok(Frame { n_rows, columns })
 }
 
@@ -768,7 +1000,11 @@ mod tests {
 
     #[test]
     fn whitespace_aligned_files_read() {
-        let (f, info) = read("c.txt", " id  date n\r\n 00001 19970101  1\r\n 00002 19970112  2\r\n").unwrap();
+        let (f, info) = read(
+            "c.txt",
+            " id  date n\r\n 00001 19970101  1\r\n 00002 19970112  2\r\n",
+        )
+        .unwrap();
         assert_eq!(info.dialect.delimiter, Some(Delimiter::Whitespace));
         assert_eq!(f.columns[0].name, "id");
         // leading zeros keep ids as text
@@ -787,12 +1023,19 @@ mod tests {
     #[test]
     fn wrong_width_names_the_line() {
         let err = read("x.csv", "a,b\n1,2\n3\n").unwrap_err().to_string();
-        assert_eq!(err, "x.csv, line 3: expected 2 fields (as in the first row), found 1");
+        assert_eq!(
+            err,
+            "x.csv, line 3: expected 2 fields (as in the first row), found 1"
+        );
     }
 
     #[test]
     fn typed_headers_give_hints() {
-        let (f, info) = read("m.inter", "user_id:token\titem_id:token\trating:float\n1\t2\t3\n").unwrap();
+        let (f, info) = read(
+            "m.inter",
+            "user_id:token\titem_id:token\trating:float\n1\t2\t3\n",
+        )
+        .unwrap();
         assert_eq!(f.columns[0].name, "user_id");
         assert_eq!(info.hints[2].as_deref(), Some("float"));
     }
@@ -801,11 +1044,55 @@ mod tests {
     fn numbers_are_strict() {
         assert_eq!(parse_number(b"12.5"), Some(12.5));
         assert_eq!(parse_number(b"-3"), Some(-3.0));
+        assert_eq!(parse_number(b"+49301234560"), None);
+        assert_eq!(parse_number(b"4111111111111111"), None);
+        assert_eq!(parse_number(b"123456789012345"), Some(123456789012345.0));
         assert_eq!(parse_number(b"0.5"), Some(0.5));
         assert_eq!(parse_number(b"0"), Some(0.0));
         assert_eq!(parse_number(b"1e3"), Some(1000.0));
-        for v in [&b"007"[..], b"inf", b"NaN", b"1,5", b"12a", b"", b"-", b"e5", b"1e"] {
+        for v in [
+            &b"007"[..],
+            b"inf",
+            b"NaN",
+            b"1,5",
+            b"12a",
+            b"",
+            b"-",
+            b"e5",
+            b"1e",
+            b"1.2.3",
+        ] {
             assert_eq!(parse_number(v), None, "{}", String::from_utf8_lossy(v));
+        }
+        for na in NA_VALUES {
+            assert_eq!(parse_number(na.as_bytes()), None, "{na}");
+        }
+    }
+
+    #[test]
+    fn fast_decimals_equal_the_general_parser() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        for i in 0..200_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let digits = (state % 15 + 1) as usize;
+            let mant = state % 10u64.pow(digits as u32);
+            let frac = (state >> 40) as usize % (digits + 1);
+            let mut text = format!("{mant:0digits$}");
+            text.insert(digits - frac, '.');
+            if i % 3 == 0 {
+                text.insert(0, '-');
+            }
+            let text = text.trim_start_matches('0').to_owned();
+            let Some(fast) = parse_number(text.as_bytes()) else {
+                continue;
+            };
+            assert_eq!(
+                fast.to_bits(),
+                text.parse::<f64>().unwrap().to_bits(),
+                "{text}"
+            );
         }
     }
 
@@ -820,24 +1107,59 @@ mod tests {
 
     #[test]
     fn ndjson_reads_and_reports_position() {
-        let (f, _) = read("x.ndjson", "{\"a\":1,\"b\":\"x\"}\n{\"a\":null,\"c\":true}\n").unwrap();
+        let (f, _) = read(
+            "x.ndjson",
+            "{\"a\":1,\"b\":\"x\"}\n{\"a\":null,\"c\":true}\n",
+        )
+        .unwrap();
         assert_eq!(f.n_rows, 2);
         assert_eq!(f.n_cols(), 3);
-        let err = read("x.ndjson", "{\"a\":1}\n{\"a\":}\n").unwrap_err().to_string();
+        let err = read("x.ndjson", "{\"a\":1}\n{\"a\":}\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("x.ndjson, line 2: column 6:"), "{err}");
         let err = read("x.ndjson", "a,b\n1,2\n").unwrap_err().to_string();
         assert!(err.contains("is not a NDJSON file"), "{err}");
     }
 
     #[test]
+    fn unclosed_quotes_name_their_line() {
+        let err = read("x.csv", "a,b\n1,\"ok\"\n2,\"no\n3,x\n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "x.csv, line 3: a quote opened here is never closed");
+        assert!(read("x.csv", "a,b\n1,\"say \"\"hi\"\"\"\n").is_ok());
+    }
+
+    #[test]
+    fn latin1_is_text_with_a_located_error() {
+        let err = read_bytes(
+            "x.csv",
+            b"a,b\n1,M\xfcnchen\n",
+            &ReadOptions::default(),
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("x.csv, line 2, column `b`: the value is not UTF-8"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn binary_is_not_csv() {
-        let err = read_bytes("x.csv", b"PAR1\0\0\x01\x02", &ReadOptions::default(), None).unwrap_err();
+        let err =
+            read_bytes("x.csv", b"PAR1\0\0\x01\x02", &ReadOptions::default(), None).unwrap_err();
         assert!(err.to_string().contains("is not a CSV file"), "{err}");
     }
 
     #[test]
     fn empty_and_header_only_files_are_empty() {
         assert!(matches!(read("x.csv", ""), Err(DataError::Empty { .. })));
-        assert!(matches!(read("x.csv", "a,b\n"), Err(DataError::Empty { .. })));
+        assert!(matches!(
+            read("x.csv", "a,b\n"),
+            Err(DataError::Empty { .. })
+        ));
     }
 }

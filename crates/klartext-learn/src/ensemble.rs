@@ -164,7 +164,7 @@ impl TreeEnsemble {
             }
             for i in root..end {
                 let node = &self.nodes[i as usize];
-                if !(node.cover > 0.0) {
+                if node.cover.is_nan() || node.cover <= 0.0 {
                     return bad(format!("node {i} has non-positive cover"));
                 }
                 if node.is_leaf() {
@@ -208,7 +208,7 @@ impl TreeEnsemble {
         } else {
             // Codes the bitset cannot describe are treated as missing.
             let words = node.cat_len as usize;
-            if !(x >= 0.0) || x.fract() != 0.0 || x >= (words * 32) as f64 {
+            if x.is_nan() || x < 0.0 || x.fract() != 0.0 || x >= (words * 32) as f64 {
                 return node.default_left;
             }
             let code = x as usize;
@@ -481,6 +481,11 @@ impl ShapWorkspace {
     }
 }
 
+// The three path operations below follow the reference code step by step, with
+// divisions by loop constants turned into multiplications by reciprocals: the
+// `unwound_path_sum` loop is a dependency chain, and a division there costs
+// several times a multiplication.
+
 fn extend_path(p: &mut [PathElement], d: usize, zero: f64, one: f64, feature: i64) {
     p[d] = PathElement {
         feature,
@@ -488,10 +493,10 @@ fn extend_path(p: &mut [PathElement], d: usize, zero: f64, one: f64, feature: i6
         one,
         pweight: if d == 0 { 1.0 } else { 0.0 },
     };
-    let dp1 = (d + 1) as f64;
+    let inv = 1.0 / (d + 1) as f64;
     for i in (0..d).rev() {
-        p[i + 1].pweight += one * p[i].pweight * (i + 1) as f64 / dp1;
-        p[i].pweight = zero * p[i].pweight * (d - i) as f64 / dp1;
+        p[i + 1].pweight += one * p[i].pweight * (i + 1) as f64 * inv;
+        p[i].pweight = zero * p[i].pweight * (d - i) as f64 * inv;
     }
 }
 
@@ -500,13 +505,18 @@ fn unwind_path(p: &mut [PathElement], d: usize, k: usize) {
     let zero = p[k].zero;
     let mut next_one = p[d].pweight;
     let dp1 = (d + 1) as f64;
-    for i in (0..d).rev() {
-        if one != 0.0 {
+    let inv_dp1 = 1.0 / dp1;
+    if one != 0.0 {
+        let inv_one = 1.0 / one;
+        for i in (0..d).rev() {
             let tmp = p[i].pweight;
-            p[i].pweight = next_one * dp1 / ((i + 1) as f64 * one);
-            next_one = tmp - p[i].pweight * zero * (d - i) as f64 / dp1;
-        } else {
-            p[i].pweight = p[i].pweight * dp1 / (zero * (d - i) as f64);
+            p[i].pweight = next_one * dp1 * inv_one / (i + 1) as f64;
+            next_one = tmp - p[i].pweight * zero * (d - i) as f64 * inv_dp1;
+        }
+    } else {
+        let inv_zero = 1.0 / zero;
+        for i in (0..d).rev() {
+            p[i].pweight = p[i].pweight * dp1 * inv_zero / (d - i) as f64;
         }
     }
     for i in k..d {
@@ -516,20 +526,42 @@ fn unwind_path(p: &mut [PathElement], d: usize, k: usize) {
     }
 }
 
+/// 1/k for small k, so the hot loop multiplies instead of dividing.
+const RECIP: [f64; 65] = {
+    let mut t = [0.0; 65];
+    let mut k = 1;
+    while k < 65 {
+        t[k] = 1.0 / k as f64;
+        k += 1;
+    }
+    t
+};
+
+#[inline]
+fn recip(k: usize) -> f64 {
+    if k < RECIP.len() {
+        RECIP[k]
+    } else {
+        1.0 / k as f64
+    }
+}
+
 fn unwound_path_sum(p: &[PathElement], d: usize, k: usize) -> f64 {
     let one = p[k].one;
     let zero = p[k].zero;
     let mut next_one = p[d].pweight;
     let mut total = 0.0;
     if one != 0.0 {
+        let inv_one = 1.0 / one;
         for i in (0..d).rev() {
-            let tmp = next_one / ((i + 1) as f64 * one);
+            let tmp = next_one * inv_one * recip(i + 1);
             total += tmp;
             next_one = p[i].pweight - tmp * zero * (d - i) as f64;
         }
     } else {
+        let inv_zero = 1.0 / zero;
         for i in (0..d).rev() {
-            total += p[i].pweight / (zero * (d - i) as f64);
+            total += p[i].pweight * inv_zero * recip(d - i);
         }
     }
     total * (d + 1) as f64

@@ -277,7 +277,7 @@ fn cholesky_solve(a: &[f64], b: &[f64], d: usize) -> Result<Vec<f64>> {
                 s -= l[i * d + k] * l[j * d + k];
             }
             if i == j {
-                if !(s > 0.0) {
+                if s.is_nan() || s <= 0.0 {
                     return Err(LearnError::Numerical(
                         "system is not positive definite; increase l2".into(),
                     ));

@@ -151,7 +151,7 @@ impl Model {
                 if m.weights.len() != m.columns.len()
                     || m.columns
                         .iter()
-                        .any(|c| c.feature >= m.schema.len() || !(c.scale > 0.0))
+                        .any(|c| c.feature >= m.schema.len() || c.scale.is_nan() || c.scale <= 0.0)
                 {
                     return Err(LearnError::CorruptModel(
                         "linear model is inconsistent".into(),

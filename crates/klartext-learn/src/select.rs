@@ -27,8 +27,9 @@ pub struct Candidate {
     pub spec: CandidateSpec,
 }
 
-/// The default candidates: a linear baseline and four GBDT settings from
-/// cautious to flexible. GBDT settings use early stopping inside CV; the round
+/// The default candidates, from simple to flexible (the order matters for the
+/// one-standard-error choice in [`cross_validate`]): a linear baseline and four
+/// GBDT settings. GBDT settings use early stopping inside CV; the round
 /// count that minimises the mean fold loss is used for the refit.
 pub fn default_candidates(task: Task, seed: u64) -> Vec<Candidate> {
     let base = GbdtParams {
@@ -72,21 +73,21 @@ pub fn default_candidates(task: Task, seed: u64) -> Vec<Candidate> {
             },
         ),
         gbdt(
-            "gbdt_medium",
-            GbdtParams {
-                learning_rate: 0.05,
-                num_leaves: 31,
-                min_data_in_leaf: 20,
-                ..base.clone()
-            },
-        ),
-        gbdt(
             "gbdt_regularised",
             GbdtParams {
                 learning_rate: 0.05,
                 num_leaves: 15,
                 min_data_in_leaf: 50,
                 lambda_l2: 10.0,
+                ..base.clone()
+            },
+        ),
+        gbdt(
+            "gbdt_medium",
+            GbdtParams {
+                learning_rate: 0.05,
+                num_leaves: 31,
+                min_data_in_leaf: 20,
                 ..base
             },
         ),
@@ -116,7 +117,8 @@ pub struct CvTable {
     pub k: usize,
     pub seed: u64,
     pub rows: Vec<CvRow>,
-    /// Index of the chosen row.
+    /// Index of the chosen row: the first (simplest) row whose mean is within one
+    /// standard error (std / sqrt(k)) of the best row's mean.
     pub chosen: usize,
 }
 
@@ -278,17 +280,31 @@ pub fn cross_validate(
         });
     }
     let higher = task == Task::BinaryClassification;
-    let mut chosen = 0;
+    let mut best = 0;
     for (i, r) in rows.iter().enumerate() {
         let better = if higher {
-            r.mean > rows[chosen].mean
+            r.mean > rows[best].mean
         } else {
-            r.mean < rows[chosen].mean
+            r.mean < rows[best].mean
         };
         if better {
-            chosen = i;
+            best = i;
         }
     }
+    // One-standard-error rule (Breiman et al.): candidates are listed from simple
+    // to flexible, and the first whose mean is within one standard error of the
+    // best is chosen, so noise-level CV differences never buy extra complexity.
+    let se = rows[best].std / (k as f64).sqrt();
+    let chosen = rows
+        .iter()
+        .position(|r| {
+            if higher {
+                r.mean >= rows[best].mean - se
+            } else {
+                r.mean <= rows[best].mean + se
+            }
+        })
+        .unwrap_or(best);
     Ok(CvTable {
         metric: if higher { "auc" } else { "rmse" }.into(),
         higher_is_better: higher,
@@ -300,8 +316,8 @@ pub fn cross_validate(
 }
 
 /// klartext's default training procedure: 5-fold CV of [`default_candidates`],
-/// choose the best mean CV score (AUC, or RMSE for regression; ties go to the
-/// earlier, simpler candidate), refit it on all rows.
+/// choose by mean CV score (AUC, or RMSE for regression) with the
+/// one-standard-error rule, refit the choice on all rows.
 pub fn auto_fit(
     x: &Features,
     y: &[f64],

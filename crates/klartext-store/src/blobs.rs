@@ -4,30 +4,46 @@
 use crate::error::{Result, StoreError};
 use std::fs;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    let io = |path: &Path| {
-        let path = path.display().to_string();
-        move |source| StoreError::Io { path, source }
-    };
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
+    let path = path.display().to_string();
+    move |source| StoreError::Io { path, source }
+}
+
+/// Write bytes to a fresh temporary file in `dir` and sync it; the caller publishes it.
+pub(crate) fn write_temp(dir: &Path, bytes: &[u8]) -> Result<PathBuf> {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     fs::create_dir_all(dir).map_err(io(dir))?;
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".staged.{}.{n}.tmp", std::process::id()));
+    let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
+    f.write_all(bytes).map_err(io(&tmp))?;
+    f.sync_all().map_err(io(&tmp))?;
+    Ok(tmp)
+}
+
+/// Move a synced temporary file to its final name (or drop it when that name exists).
+pub(crate) fn publish(dir: &Path, tmp: &Path, name: &str) -> Result<()> {
     let target = dir.join(name);
     if target.exists() {
+        let _ = fs::remove_file(tmp);
         return Ok(());
     }
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    {
-        let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(bytes).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-    }
-    fs::rename(&tmp, &target).map_err(io(&target))?;
+    fs::rename(tmp, &target).map_err(io(&target))?;
     // The rename is durable once the directory entry is.
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    if dir.join(name).exists() {
+        return Ok(());
+    }
+    let tmp = write_temp(dir, bytes)?;
+    publish(dir, &tmp, name)
 }
 
 /// Remove temporary files left by a crash mid-write.

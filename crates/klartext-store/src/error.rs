@@ -7,7 +7,10 @@ pub enum StoreError {
     Database(#[from] rusqlite::Error),
 
     #[error("store file error at {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
 
     /// The store was written by a newer klartext.
     #[error("the store has schema version {found}, newer than this klartext knows ({known}); upgrade klartext")]
@@ -15,7 +18,11 @@ pub enum StoreError {
 
     /// A stored file no longer matches its recorded hash.
     #[error("snapshot {path} is damaged: its content hash is {found}, expected {expected}")]
-    Corrupt { path: String, expected: String, found: String },
+    Corrupt {
+        path: String,
+        expected: String,
+        found: String,
+    },
 
     #[error("stored record is unreadable: {0}")]
     Decode(String),

@@ -43,6 +43,21 @@ pub struct Registration {
     pub created_by: String,
 }
 
+/// Snapshot bytes written and synced under a temporary name. Dropping it without
+/// publishing removes the file.
+#[derive(Debug)]
+pub struct StagedSnapshot {
+    path: Option<std::path::PathBuf>,
+}
+
+impl Drop for StagedSnapshot {
+    fn drop(&mut self) {
+        if let Some(p) = self.path.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
 /// What `register_dataset` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Registered {
@@ -61,11 +76,28 @@ pub trait Store: Send + Sync {
     /// relative to the store. Call before `register_dataset`.
     fn put_snapshot(&self, sha256: &str, extension: &str, bytes: &[u8]) -> Result<String>;
 
+    /// Write snapshot bytes durably before their hash is known, so that the write can
+    /// overlap with parsing. Nothing is visible until `publish_snapshot`.
+    fn stage_snapshot(&self, bytes: &[u8]) -> Result<StagedSnapshot>;
+
+    /// Give a staged snapshot its content name; returns the path as `put_snapshot` does.
+    fn publish_snapshot(
+        &self,
+        staged: StagedSnapshot,
+        sha256: &str,
+        extension: &str,
+    ) -> Result<String>;
+
     /// Read a registered dataset's snapshot bytes, checking their hash.
     fn snapshot_bytes(&self, dataset: &DatasetRecord) -> Result<Vec<u8>>;
 
     /// Register a dataset for a use case, with an audit event, in one transaction.
-    fn register_dataset(&self, dataset: &DatasetRecord, blob_path: &str, reg: &Registration) -> Result<Registered>;
+    fn register_dataset(
+        &self,
+        dataset: &DatasetRecord,
+        blob_path: &str,
+        reg: &Registration,
+    ) -> Result<Registered>;
 
     fn dataset(&self, id: &str) -> Result<Option<DatasetRecord>>;
 

@@ -3,7 +3,7 @@
 use crate::audit::{canonical, chain_hash, AuditEvent, NewAuditEvent, GENESIS};
 use crate::blobs;
 use crate::error::{Result, StoreError};
-use crate::{now_ms, DatasetRecord, Registered, Registration, Store};
+use crate::{now_ms, DatasetRecord, Registered, Registration, StagedSnapshot, Store};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -19,14 +19,19 @@ pub struct SqliteStore {
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore").field("dir", &self.dir).finish()
+        f.debug_struct("SqliteStore")
+            .field("dir", &self.dir)
+            .finish()
     }
 }
 
 impl SqliteStore {
     /// Open (creating when needed) the store in `dir` and bring its schema up to date.
     pub fn open(dir: &Path) -> Result<SqliteStore> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.display().to_string(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            path: dir.display().to_string(),
+            source,
+        })?;
         let conn = Connection::open(dir.join("klartext.db"))?;
         // WAL lets readers (a second server) run beside a writer; FULL sync makes every
         // acknowledged commit survive a power cut, not just a process crash.
@@ -37,7 +42,10 @@ impl SqliteStore {
         let mut conn = conn;
         migrate(&mut conn)?;
         blobs::sweep_temp(&dir.join("snapshots"));
-        Ok(SqliteStore { dir: dir.to_owned(), conn: Mutex::new(conn) })
+        Ok(SqliteStore {
+            dir: dir.to_owned(),
+            conn: Mutex::new(conn),
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -47,7 +55,11 @@ impl SqliteStore {
     /// The schema version the store is at.
     pub fn schema_version(&self) -> Result<i64> {
         let conn = self.lock();
-        Ok(conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?)
+        Ok(conn.query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            [],
+            |r| r.get(0),
+        )?)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -60,16 +72,25 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)",
     )?;
-    let current: i64 =
-        conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+    let current: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?;
     let known = MIGRATIONS.last().map_or(0, |m| m.0);
     if current > known {
-        return Err(StoreError::TooNew { found: current, known });
+        return Err(StoreError::TooNew {
+            found: current,
+            known,
+        });
     }
     for &(version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
-        tx.execute("INSERT INTO schema_migrations (version, applied_ms) VALUES (?1, ?2)", params![version, now_ms()])?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_ms) VALUES (?1, ?2)",
+            params![version, now_ms()],
+        )?;
         tx.commit()?;
     }
     Ok(())
@@ -104,8 +125,17 @@ fn dataset_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(DatasetRecord, S
 const DATASET_COLUMNS: &str =
     "id, sha256, source_name, snapshot, rows, columns, bytes, created_ms, created_by, blob_path";
 
-fn registration_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, String, String, i64, String)> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+fn registration_from_row(
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(String, String, String, String, i64, String)> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
 }
 
 fn to_registration(t: (String, String, String, String, i64, String)) -> Result<Registration> {
@@ -121,7 +151,11 @@ fn to_registration(t: (String, String, String, String, i64, String)) -> Result<R
 
 fn append_in(tx: &Transaction<'_>, e: &NewAuditEvent) -> Result<AuditEvent> {
     let last: Option<(i64, String)> = tx
-        .query_row("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row(
+            "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .optional()?;
     let (seq, prev_hash) = match last {
         Some((s, h)) => (s + 1, h),
@@ -152,6 +186,26 @@ impl Store for SqliteStore {
         Ok(format!("snapshots/{name}"))
     }
 
+    fn stage_snapshot(&self, bytes: &[u8]) -> Result<StagedSnapshot> {
+        let path = blobs::write_temp(&self.dir.join("snapshots"), bytes)?;
+        Ok(StagedSnapshot { path: Some(path) })
+    }
+
+    fn publish_snapshot(
+        &self,
+        mut staged: StagedSnapshot,
+        sha256: &str,
+        extension: &str,
+    ) -> Result<String> {
+        let name = format!("{sha256}.{extension}");
+        let tmp = staged
+            .path
+            .take()
+            .expect("a staged snapshot has a path until published");
+        blobs::publish(&self.dir.join("snapshots"), &tmp, &name)?;
+        Ok(format!("snapshots/{name}"))
+    }
+
     fn snapshot_bytes(&self, dataset: &DatasetRecord) -> Result<Vec<u8>> {
         let rel: String = self.lock().query_row(
             "SELECT blob_path FROM datasets WHERE id = ?1",
@@ -159,15 +213,27 @@ impl Store for SqliteStore {
             |r| r.get(0),
         )?;
         let path = self.dir.join(&rel);
-        let bytes = std::fs::read(&path).map_err(|source| StoreError::Io { path: path.display().to_string(), source })?;
+        let bytes = std::fs::read(&path).map_err(|source| StoreError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
         let found = hex::encode(Sha256::digest(&bytes));
         if found != dataset.sha256 {
-            return Err(StoreError::Corrupt { path: path.display().to_string(), expected: dataset.sha256.clone(), found });
+            return Err(StoreError::Corrupt {
+                path: path.display().to_string(),
+                expected: dataset.sha256.clone(),
+                found,
+            });
         }
         Ok(bytes)
     }
 
-    fn register_dataset(&self, d: &DatasetRecord, blob_path: &str, reg: &Registration) -> Result<Registered> {
+    fn register_dataset(
+        &self,
+        d: &DatasetRecord,
+        blob_path: &str,
+        reg: &Registration,
+    ) -> Result<Registered> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let known: bool = tx
@@ -213,13 +279,21 @@ impl Store for SqliteStore {
             },
         )?;
         tx.commit()?;
-        Ok(if known { Registered::NewForUseCase } else { Registered::New })
+        Ok(if known {
+            Registered::NewForUseCase
+        } else {
+            Registered::New
+        })
     }
 
     fn dataset(&self, id: &str) -> Result<Option<DatasetRecord>> {
         let conn = self.lock();
         let row = conn
-            .query_row(&format!("SELECT {DATASET_COLUMNS} FROM datasets WHERE id = ?1"), [id], dataset_from_row)
+            .query_row(
+                &format!("SELECT {DATASET_COLUMNS} FROM datasets WHERE id = ?1"),
+                [id],
+                dataset_from_row,
+            )
             .optional()?;
         Ok(row.map(|(d, _)| d))
     }
@@ -229,7 +303,9 @@ impl Store for SqliteStore {
         let sql = "SELECT dataset_id, usecase_id, schema, report, created_ms, created_by FROM dataset_registrations \
                    WHERE (?1 IS NULL OR usecase_id = ?1) ORDER BY created_ms DESC, rowid DESC";
         let mut stmt = conn.prepare(sql)?;
-        let rows = stmt.query_map([usecase], registration_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let rows = stmt
+            .query_map([usecase], registration_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         rows.into_iter().map(to_registration).collect()
     }
 
@@ -267,7 +343,8 @@ impl Store for SqliteStore {
                     actor: r.get(2)?,
                     action: r.get(3)?,
                     subject: r.get(4)?,
-                    details: serde_json::from_str(&details).unwrap_or(serde_json::Value::String(details)),
+                    details: serde_json::from_str(&details)
+                        .unwrap_or(serde_json::Value::String(details)),
                     prev_hash: r.get(6)?,
                     hash: r.get(7)?,
                 })
@@ -279,8 +356,16 @@ impl Store for SqliteStore {
     fn verify_audit(&self) -> Result<Option<i64>> {
         let mut prev = GENESIS.to_owned();
         for (expected_seq, e) in (1..).zip(self.audit_events(0)?) {
-            let body = NewAuditEvent { actor: e.actor, action: e.action, subject: e.subject, details: e.details };
-            if e.seq != expected_seq || e.prev_hash != prev || chain_hash(&prev, &canonical(e.seq, e.at_ms, &body)) != e.hash {
+            let body = NewAuditEvent {
+                actor: e.actor,
+                action: e.action,
+                subject: e.subject,
+                details: e.details,
+            };
+            if e.seq != expected_seq
+                || e.prev_hash != prev
+                || chain_hash(&prev, &canonical(e.seq, e.at_ms, &body)) != e.hash
+            {
                 return Ok(Some(e.seq));
             }
             prev = e.hash;

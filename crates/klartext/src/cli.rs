@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "klartext", version, about = "Governed machine learning for marketing, in one binary.")]
+#[command(
+    name = "klartext",
+    version,
+    about = "Governed machine learning for marketing, in one binary."
+)]
 pub struct Cli {
     /// The project folder (default: the current folder or the nearest parent with a klartext.toml).
     #[arg(long, global = true, env = "KLARTEXT_PROJECT")]

@@ -42,7 +42,10 @@ fn default_path() -> String {
 
 impl Default for StoreSection {
     fn default() -> Self {
-        StoreSection { kind: default_kind(), path: default_path() }
+        StoreSection {
+            kind: default_kind(),
+            path: default_path(),
+        }
     }
 }
 
@@ -65,14 +68,20 @@ impl Project {
             .ok()
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "klartext".into());
-        let config = Config { project: ProjectSection { name }, store: StoreSection::default() };
+        let config = Config {
+            project: ProjectSection { name },
+            store: StoreSection::default(),
+        };
         let text = format!(
             "# klartext project settings\n{}",
             toml::to_string(&config).context("cannot write the project settings")?
         );
         std::fs::write(dir.join(CONFIG_FILE), text)
             .with_context(|| format!("cannot write {}", dir.join(CONFIG_FILE).display()))?;
-        let p = Project { root: dir.to_owned(), config };
+        let p = Project {
+            root: dir.to_owned(),
+            config,
+        };
         p.open_store()?;
         p.secret_key()?;
         Ok(p)
@@ -98,13 +107,18 @@ impl Project {
             }
         };
         let path = root.join(CONFIG_FILE);
-        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         let config: Config = toml::from_str(&text).map_err(|e| {
             let (line, col) = e.span().map_or((0, 0), |s| line_col(&text, s.start));
             anyhow::anyhow!("{}:{line}:{col}: {}", path.display(), e.message().trim())
         })?;
         if config.store.kind != "sqlite" {
-            bail!("{}: store kind `{}` is not supported by this build; use `sqlite`", path.display(), config.store.kind);
+            bail!(
+                "{}: store kind `{}` is not supported by this build; use `sqlite`",
+                path.display(),
+                config.store.kind
+            );
         }
         Ok(Project { root, config })
     }
@@ -118,11 +132,14 @@ impl Project {
     }
 
     pub fn open_store(&self) -> Result<SqliteStore> {
-        SqliteStore::open(&self.store_dir()).with_context(|| format!("cannot open the store in {}", self.store_dir().display()))
+        SqliteStore::open(&self.store_dir())
+            .with_context(|| format!("cannot open the store in {}", self.store_dir().display()))
     }
 
     /// Every use-case file, parsed: (path, result).
-    pub fn load_usecases(&self) -> Result<Vec<(PathBuf, Result<UseCase, klartext_core::UseCaseError>)>> {
+    pub fn load_usecases(
+        &self,
+    ) -> Result<Vec<(PathBuf, Result<UseCase, klartext_core::UseCaseError>)>> {
         let dir = self.usecase_dir();
         let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
             .with_context(|| format!("cannot read {}", dir.display()))?
@@ -151,7 +168,11 @@ impl Project {
             bail!(
                 "use case `{id}` does not exist (no {}); known use cases: {}",
                 path.display(),
-                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
             );
         }
         Ok(load_usecase_file(&path)?)
@@ -161,13 +182,16 @@ impl Project {
     pub fn secret_key(&self) -> Result<Vec<u8>> {
         let path = self.store_dir().join("secret.key");
         if let Ok(text) = std::fs::read_to_string(&path) {
-            return hex_decode(text.trim()).with_context(|| format!("{} is damaged", path.display()));
+            return hex_decode(text.trim())
+                .with_context(|| format!("{} is damaged", path.display()));
         }
         let mut key = [0u8; 32];
-        getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no randomness for the project key: {e}"))?;
+        getrandom::fill(&mut key)
+            .map_err(|e| anyhow::anyhow!("no randomness for the project key: {e}"))?;
         std::fs::create_dir_all(self.store_dir())?;
         let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-        write_private(&path, hex.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+        write_private(&path, hex.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
         Ok(key.to_vec())
     }
 }
@@ -198,7 +222,11 @@ fn hex_decode(s: &str) -> Result<Vec<u8>> {
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(bytes)?;
     f.sync_all()
 }
@@ -210,7 +238,10 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
-    (before.matches('\n').count() + 1, before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1)
+    (
+        before.matches('\n').count() + 1,
+        before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1,
+    )
 }
 
 /// Who is acting: `KLARTEXT_ACTOR`, else the login name.

@@ -15,7 +15,12 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         }
     }
     let numeric: Vec<bool> = (0..n)
-        .map(|i| !rows.is_empty() && rows.iter().all(|r| r.get(i).is_some_and(|c| looks_numeric(c))))
+        .map(|i| {
+            !rows.is_empty()
+                && rows
+                    .iter()
+                    .all(|r| r.get(i).is_some_and(|c| looks_numeric(c)))
+        })
         .collect();
     let mut out = String::new();
     let line = |cells: Vec<&str>, out: &mut String| {
@@ -45,7 +50,11 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 fn looks_numeric(s: &str) -> bool {
-    !s.is_empty() && s.trim_end_matches('%').replace(',', "").parse::<f64>().is_ok()
+    !s.is_empty()
+        && s.trim_end_matches('%')
+            .replace(',', "")
+            .parse::<f64>()
+            .is_ok()
 }
 
 /// 12345 → "12,345".
@@ -59,6 +68,15 @@ pub fn thousands(n: u64) -> String {
         out.push(ch);
     }
     out
+}
+
+/// "1 row", "2,000 rows".
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!(
+        "{} {}",
+        thousands(n as u64),
+        if n == 1 { one } else { many }
+    )
 }
 
 pub fn pct(x: f64) -> String {
@@ -89,13 +107,27 @@ pub fn report(r: &QualityReport) -> String {
                 if c.kind == klartext_core::ColumnKind::Datetime {
                     format!(
                         "{} to {}",
-                        klartext_data::datetime::format_datetime(s.min, klartext_data::datetime::is_midnight(s.min) && klartext_data::datetime::is_midnight(s.max)),
-                        klartext_data::datetime::format_datetime(s.max, klartext_data::datetime::is_midnight(s.min) && klartext_data::datetime::is_midnight(s.max)),
+                        klartext_data::datetime::format_datetime(
+                            s.min,
+                            klartext_data::datetime::is_midnight(s.min)
+                                && klartext_data::datetime::is_midnight(s.max)
+                        ),
+                        klartext_data::datetime::format_datetime(
+                            s.max,
+                            klartext_data::datetime::is_midnight(s.min)
+                                && klartext_data::datetime::is_midnight(s.max)
+                        ),
                     )
                 } else if c.kind == klartext_core::ColumnKind::Boolean {
                     top_values(c, r.rows)
                 } else {
-                    format!("min {}, median {}, mean {}, max {}", short(s.min), short(s.p50), short(s.mean), short(s.max))
+                    format!(
+                        "min {}, median {}, mean {}, max {}",
+                        short(s.min),
+                        short(s.p50),
+                        short(s.mean),
+                        short(s.max)
+                    )
                 }
             } else {
                 top_values(c, r.rows)
@@ -110,7 +142,10 @@ pub fn report(r: &QualityReport) -> String {
             ]
         })
         .collect();
-    out.push_str(&table(&["column", "kind", "role", "missing", "distinct", "summary"], &rows));
+    out.push_str(&table(
+        &["column", "kind", "role", "missing", "distinct", "summary"],
+        &rows,
+    ));
 
     out.push('\n');
     if let Some(t) = &r.target {
@@ -118,21 +153,44 @@ pub fn report(r: &QualityReport) -> String {
         if t.classes.is_empty() {
             let _ = writeln!(out, "Target `{}`: numeric", t.column);
         } else {
-            let classes: Vec<String> =
-                t.classes.iter().map(|c| format!("{} {} ({})", c.value, thousands(c.count as u64), pct(c.count as f64 / total.max(1) as f64))).collect();
+            let classes: Vec<String> = t
+                .classes
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{} {} ({})",
+                        c.value,
+                        thousands(c.count as u64),
+                        pct(c.count as f64 / total.max(1) as f64)
+                    )
+                })
+                .collect();
             let _ = writeln!(out, "Target `{}`: {}", t.column, classes.join(", "));
         }
     }
     let _ = writeln!(
         out,
-        "Duplicates: {} rows{}",
-        thousands(r.duplicate_rows as u64),
-        r.duplicate_ids.map(|d| format!(", {} ids", thousands(d as u64))).unwrap_or_default()
+        "Duplicates: {}{}",
+        count(r.duplicate_rows, "row", "rows"),
+        r.duplicate_ids
+            .map(|d| format!(", {}", count(d, "id", "ids")))
+            .unwrap_or_default()
     );
     if r.leakage_suspects.is_empty() {
         let _ = writeln!(out, "Leakage suspects: none");
     } else {
-        let l: Vec<String> = r.leakage_suspects.iter().map(|l| format!("{} ({} {:.3})", l.column, l.measure.replace('_', " "), l.value)).collect();
+        let l: Vec<String> = r
+            .leakage_suspects
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} ({} {:.3})",
+                    l.column,
+                    l.measure.replace('_', " "),
+                    l.value
+                )
+            })
+            .collect();
         let _ = writeln!(out, "Leakage suspects: {}", l.join(", "));
     }
     if r.pii.is_empty() {
@@ -141,7 +199,19 @@ pub fn report(r: &QualityReport) -> String {
         let p: Vec<String> = r
             .pii
             .iter()
-            .map(|p| format!("{} ({}, {} of values{})", p.column, p.kind.as_str(), pct(p.share), if p.pseudonymised { ", pseudonymised" } else { "" }))
+            .map(|p| {
+                format!(
+                    "{} ({}, {} of values{})",
+                    p.column,
+                    p.kind.as_str(),
+                    pct(p.share),
+                    if p.pseudonymised {
+                        ", pseudonymised"
+                    } else {
+                        ""
+                    }
+                )
+            })
             .collect();
         let _ = writeln!(out, "Personal data found: {}", p.join(", "));
     }
@@ -150,8 +220,19 @@ pub fn report(r: &QualityReport) -> String {
             .groups
             .iter()
             .map(|g| match g.target_rate {
-                Some(rate) => format!("{} = {}: {} rows, {} positive", p.column, g.group, thousands(g.rows as u64), pct(rate)),
-                None => format!("{} = {}: {} rows", p.column, g.group, thousands(g.rows as u64)),
+                Some(rate) => format!(
+                    "{} = {}: {} rows, {} positive",
+                    p.column,
+                    g.group,
+                    thousands(g.rows as u64),
+                    pct(rate)
+                ),
+                None => format!(
+                    "{} = {}: {} rows",
+                    p.column,
+                    g.group,
+                    thousands(g.rows as u64)
+                ),
             })
             .collect();
         let _ = writeln!(out, "Protected `{}`: {}", p.column, g.join("; "));
@@ -176,7 +257,13 @@ fn top_values(c: &klartext_core::report::ColumnProfile, rows: usize) -> String {
         .top
         .iter()
         .take(3)
-        .map(|v| format!("{} {}", ellipsis(&v.value, 24), pct(v.count as f64 / present as f64)))
+        .map(|v| {
+            format!(
+                "{} {}",
+                ellipsis(&v.value, 24),
+                pct(v.count as f64 / present as f64)
+            )
+        })
         .collect();
     let more = c.distinct.saturating_sub(parts.len());
     if parts.is_empty() {
@@ -199,7 +286,11 @@ fn ellipsis(s: &str, max: usize) -> String {
 
 /// Unix milliseconds as `YYYY-MM-DD HH:MM:SS` UTC.
 pub fn time_ms(ms: i64) -> String {
-    klartext_data::datetime::format_datetime((ms / 1000) as f64, false).replace('T', " ").trim_end_matches('Z').to_owned() + " UTC"
+    klartext_data::datetime::format_datetime((ms / 1000) as f64, false)
+        .replace('T', " ")
+        .trim_end_matches('Z')
+        .to_owned()
+        + " UTC"
 }
 
 #[cfg(test)]
@@ -216,7 +307,13 @@ mod tests {
 
     #[test]
     fn tables_align() {
-        let t = table(&["a", "n"], &[vec!["xx".into(), "1".into()], vec!["y".into(), "100".into()]]);
+        let t = table(
+            &["a", "n"],
+            &[
+                vec!["xx".into(), "1".into()],
+                vec!["y".into(), "100".into()],
+            ],
+        );
         assert_eq!(t, "  a     n\n  xx    1\n  y   100\n");
     }
 }

@@ -224,6 +224,9 @@ pub(crate) struct BinnedData {
     pub n_features: usize,
     pub mappers: Vec<BinMapper>,
     pub bins: Vec<u8>,
+    /// The same bins column-major: partitioning reads one feature for rows in
+    /// ascending order, which this layout turns into near-sequential reads.
+    pub cols: Vec<Vec<u8>>,
 }
 
 impl BinnedData {
@@ -265,6 +268,7 @@ impl BinnedData {
             n_features: nf,
             mappers,
             bins,
+            cols,
         }
     }
 }

@@ -19,11 +19,14 @@ use crate::rng::SplitMix64;
 /// histogram is noise, small enough that mid-sized leaves still use both cores.
 const HIST_CHUNK: usize = 16_384;
 
+/// Gradient and hessian sums of one bin. Row counts are not stored: like
+/// LightGBM, split search estimates a bin's count from its hessian share of the
+/// leaf (exact for L2 regression), which keeps entries at 16 bytes and the
+/// histogram hot loop at two adds. Node covers still use exact partition counts.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct BinStat {
     g: f64,
     h: f64,
-    c: u32,
 }
 
 /// What training reports besides the ensemble.
@@ -50,7 +53,6 @@ struct Split {
     gain: f64,
     lg: f64,
     lh: f64,
-    lc: u32,
     default_left: bool,
     kind: SplitKind,
 }
@@ -84,7 +86,10 @@ pub(crate) fn train(
 ) -> TrainOutput {
     let n = x.n_rows;
     let nf = x.n_features();
+    let t_all = std::time::Instant::now();
     let bd = BinnedData::new(x, p.max_bin, p.bin_construct_sample_cnt, p.seed);
+    let t_bin = t_all.elapsed().as_secs_f64();
+    let (mut t_grad, mut t_grow, mut t_upd) = (0.0, 0.0, 0.0);
 
     // Boost from the average, as LightGBM does.
     let mean = y.iter().sum::<f64>() / n as f64;
@@ -107,7 +112,9 @@ pub(crate) fn train(
     let mut best_iter = 0usize;
 
     for it in 0..p.num_iterations {
+        let t0 = std::time::Instant::now();
         compute_gradients(task, y, &score, &mut gh);
+        t_grad += t0.elapsed().as_secs_f64();
 
         indices.clear();
         if p.bagging_fraction < 1.0 {
@@ -135,7 +142,10 @@ pub(crate) fn train(
             }
         }
 
+        let t0 = std::time::Instant::now();
         let grown = grow_tree(p, &bd, &gh, &mut indices, &mut scratch, &allowed);
+        t_grow += t0.elapsed().as_secs_f64();
+        let t0 = std::time::Instant::now();
         if grown.leaves.len() < 2 {
             // Nothing left to learn under the constraints: stop like LightGBM.
             break;
@@ -150,6 +160,7 @@ pub(crate) fn train(
             }
         }
         ens.push_tree(grown.nodes, &grown.cat_bits);
+        t_upd += t0.elapsed().as_secs_f64();
         let t = ens.n_trees() - 1;
         if p.bagging_fraction < 1.0 {
             // Out-of-bag rows were not partitioned: route them through the tree.
@@ -182,6 +193,12 @@ pub(crate) fn train(
                 }
             }
         }
+    }
+    if std::env::var_os("KLARTEXT_TRACE").is_some() {
+        eprintln!(
+            "bin {t_bin:.2} grad {t_grad:.2} grow {t_grow:.2} upd {t_upd:.2} total {:.2}",
+            t_all.elapsed().as_secs_f64()
+        );
     }
     if truncate && valid.is_some() && p.early_stopping_rounds.is_some() && best_iter > 0 {
         ens.truncate(best_iter);
@@ -244,7 +261,6 @@ fn accumulate(bd: &BinnedData, gh: &[[f64; 2]], rows: &[u32], hist: &mut [Featur
             let e = &mut fh[b as usize];
             e.g += g;
             e.h += h;
-            e.c += 1;
         }
     }
 }
@@ -253,7 +269,6 @@ fn add_into(out: &mut [FeatureHist], part: &[FeatureHist]) {
     for (o, s) in out.as_flattened_mut().iter_mut().zip(part.as_flattened()) {
         o.g += s.g;
         o.h += s.h;
-        o.c += s.c;
     }
 }
 
@@ -291,8 +306,8 @@ fn partition(
     scratch: &mut Vec<u32>,
 ) -> usize {
     const PART_CHUNK: usize = 65_536;
-    let nf = bd.n_features;
-    let left_of = |r: u32| go_left[bd.bins[r as usize * nf + f] as usize];
+    let col = &bd.cols[f][..];
+    let left_of = |r: u32| go_left[col[r as usize] as usize];
     if rows.len() <= PART_CHUNK {
         scratch.clear();
         let mut w = 0;
@@ -442,7 +457,6 @@ fn grow_tree(
         let left_id = nodes.len();
         let right_id = left_id + 1;
         let lc = (mid - parent.begin) as u32;
-        debug_assert_eq!(lc, split.lc, "partition agrees with the histogram");
         let rc = parent.c - lc;
         {
             let node = &mut nodes[parent.node];
@@ -527,7 +541,6 @@ fn grow_tree(
             for (o, s) in lh_.as_flattened_mut().iter_mut().zip(sh.as_flattened()) {
                 o.g -= s.g;
                 o.h -= s.h;
-                o.c -= s.c;
             }
             small.hist = Some(sh);
             large.hist = Some(lh_);
@@ -575,12 +588,11 @@ impl LeafCtx<'_> {
         }
         let parent = leaf_score(g, h, p.lambda_l2);
         let mut best: Option<Split> = None;
-        for f in 0..self.bd.n_features {
+        for (f, (m, fhist)) in self.bd.mappers.iter().zip(hist).enumerate() {
             if !self.allowed[f] {
                 continue;
             }
-            let m = &self.bd.mappers[f];
-            let fh = &hist[f][..m.n_bins()];
+            let fh = &fhist[..m.n_bins()];
             let cand = if m.is_categorical() {
                 self.best_categorical(f, m, fh, g, h, c, parent)
             } else {
@@ -593,6 +605,13 @@ impl LeafCtx<'_> {
             }
         }
         best
+    }
+
+    /// Estimated row count for a hessian sum inside a leaf with `c` rows and
+    /// hessian `h` (LightGBM's `cnt_factor`), clamped to `0..=c`.
+    fn counter(&self, h: f64, c: u32) -> impl Fn(f64) -> u32 {
+        let factor = if h > 0.0 { c as f64 / h } else { 0.0 };
+        move |hs: f64| ((hs * factor).round().max(0.0) as u32).min(c)
     }
 
     #[inline]
@@ -621,8 +640,10 @@ impl LeafCtx<'_> {
             return None;
         }
         let miss = m.missing_bin().map(|b| fh[b]).unwrap_or_default();
+        let cnt = self.counter(h, c);
         let mut best: Option<Split> = None;
-        let mut consider = |lg: f64, lh: f64, lc: u32, t: usize, default_left: bool| {
+        let mut consider = |lg: f64, lh: f64, t: usize, default_left: bool| {
+            let lc = cnt(lh);
             let rc = c - lc;
             let rh = h - lh;
             if !self.valid(lh, lc, rh, rc) {
@@ -635,26 +656,24 @@ impl LeafCtx<'_> {
                     gain,
                     lg,
                     lh,
-                    lc,
                     default_left,
                     kind: SplitKind::Numeric { last_left: t },
                 });
             }
         };
-        let (mut lg, mut lh, mut lc) = (0.0, 0.0, 0u32);
+        let (mut lg, mut lh) = (0.0, 0.0);
         for (t, b) in fh.iter().enumerate().take(nv) {
             lg += b.g;
             lh += b.h;
-            lc += b.c;
-            if miss.c > 0 {
+            if miss.h > 0.0 {
                 // Missing rows go right, then left; keep whichever gains more.
-                consider(lg, lh, lc, t, false);
+                consider(lg, lh, t, false);
                 if t + 1 < nv {
-                    consider(lg + miss.g, lh + miss.h, lc + miss.c, t, true);
+                    consider(lg + miss.g, lh + miss.h, t, true);
                 }
             } else if t + 1 < nv {
                 // No missing rows here: missing later follows the bigger side.
-                consider(lg, lh, lc, t, 2 * lc >= c);
+                consider(lg, lh, t, 2.0 * lh >= h);
             }
         }
         best
@@ -674,16 +693,17 @@ impl LeafCtx<'_> {
         let p = self.p;
         let nb = m.n_bins();
         let miss_bin = m.missing_bin();
+        let cnt = self.counter(h, c);
         let mut best: Option<Split> = None;
         let mut consider = |set: &[usize], l2: f64| {
-            let (mut lg, mut lh, mut lc) = (0.0, 0.0, 0u32);
+            let (mut lg, mut lh) = (0.0, 0.0);
             let mut left = [0u64; 4];
             for &b in set {
                 lg += fh[b].g;
                 lh += fh[b].h;
-                lc += fh[b].c;
                 left[b / 64] |= 1 << (b % 64);
             }
+            let lc = cnt(lh);
             let (rh, rc) = (h - lh, c - lc);
             if !self.valid(lh, lc, rh, rc) {
                 return;
@@ -691,23 +711,22 @@ impl LeafCtx<'_> {
             let gain = leaf_score(lg, lh, l2) + leaf_score(g - lg, rh, l2) - parent;
             if gain > p.min_gain_to_split && best.as_ref().is_none_or(|s| gain > s.gain) {
                 let default_left = match miss_bin {
-                    Some(mb) if fh[mb].c > 0 => set.contains(&mb),
-                    _ => 2 * lc >= c,
+                    Some(mb) if fh[mb].h > 0.0 => set.contains(&mb),
+                    _ => 2.0 * lh >= h,
                 };
                 best = Some(Split {
                     feature: f,
                     gain,
                     lg,
                     lh,
-                    lc,
                     default_left,
                     kind: SplitKind::Categorical { left },
                 });
             }
         };
         if nb <= p.max_cat_to_onehot {
-            for b in 0..nb {
-                if fh[b].c > 0 {
+            for (b, s) in fh.iter().enumerate() {
+                if s.h > 0.0 {
                     consider(&[b], p.lambda_l2);
                 }
             }
@@ -716,7 +735,7 @@ impl LeafCtx<'_> {
         // LightGBM's many-vs-many search: order well-populated categories by
         // smoothed mean gradient and try prefixes from both ends.
         let mut cats: Vec<usize> = (0..nb)
-            .filter(|&b| fh[b].c > 0 && fh[b].c as f64 >= p.cat_smooth)
+            .filter(|&b| fh[b].h > 0.0 && cnt(fh[b].h) as f64 >= p.cat_smooth.max(1.0))
             .collect();
         if cats.len() < 2 {
             return None;
@@ -733,7 +752,7 @@ impl LeafCtx<'_> {
             };
             let mut group = 0u32;
             for i in 0..(order.len() - 1).min(max_cat) {
-                group += fh[order[i]].c;
+                group += cnt(fh[order[i]].h);
                 if (group as usize) < p.min_data_per_group {
                     continue;
                 }

@@ -19,9 +19,21 @@ pub fn run(project: Option<&Path>, cmd: AuditCommand) -> Result<()> {
             } else {
                 let rows: Vec<Vec<String>> = events
                     .iter()
-                    .map(|e| vec![e.seq.to_string(), time_ms(e.at_ms), e.actor.clone(), e.action.clone(), e.subject.clone(), e.details.to_string()])
+                    .map(|e| {
+                        vec![
+                            e.seq.to_string(),
+                            time_ms(e.at_ms),
+                            e.actor.clone(),
+                            e.action.clone(),
+                            e.subject.clone(),
+                            e.details.to_string(),
+                        ]
+                    })
                     .collect();
-                print!("{}", table(&["seq", "time", "actor", "action", "subject", "details"], &rows));
+                super::emit(&table(
+                    &["seq", "time", "actor", "action", "subject", "details"],
+                    &rows,
+                ));
             }
             Ok(())
         }
@@ -29,7 +41,9 @@ pub fn run(project: Option<&Path>, cmd: AuditCommand) -> Result<()> {
             let n = store.audit_events(0)?.len();
             let broken = store.verify_audit()?;
             if json {
-                print_json(&serde_json::json!({ "events": n, "intact": broken.is_none(), "first_broken_seq": broken }));
+                print_json(
+                    &serde_json::json!({ "events": n, "intact": broken.is_none(), "first_broken_seq": broken }),
+                );
             }
             match broken {
                 None => {
@@ -38,7 +52,9 @@ pub fn run(project: Option<&Path>, cmd: AuditCommand) -> Result<()> {
                     }
                     Ok(())
                 }
-                Some(seq) => bail!("audit trail broken at event {seq}: it was edited, deleted or reordered"),
+                Some(seq) => {
+                    bail!("audit trail broken at event {seq}: it was edited, deleted or reordered")
+                }
             }
         }
     }

@@ -18,20 +18,27 @@ pub fn run(project: Option<&Path>, cmd: DataCommand) -> Result<()> {
             let p = Project::find(project)?;
             add(&p, &a).map(|_| ())
         }
-        DataCommand::List { usecase, json } => list(&Project::find(project)?, usecase.as_deref(), json),
-        DataCommand::Show { id, usecase, json } => show(&Project::find(project)?, &id, usecase.as_deref(), json),
+        DataCommand::List { usecase, json } => {
+            list(&Project::find(project)?, usecase.as_deref(), json)
+        }
+        DataCommand::Show { id, usecase, json } => {
+            show(&Project::find(project)?, &id, usecase.as_deref(), json)
+        }
         DataCommand::Generate(g) => generate(&g),
     }
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>> {
-    let mut f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut f =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = bytes_bar(len, "reading");
     let mut buf = Vec::with_capacity(len as usize);
     let mut chunk = vec![0u8; 8 << 20];
     loop {
-        let n = f.read(&mut chunk).with_context(|| format!("cannot read {}", path.display()))?;
+        let n = f
+            .read(&mut chunk)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         if n == 0 {
             break;
         }
@@ -54,7 +61,11 @@ fn parse_delimiter(d: &str) -> Result<Delimiter> {
 /// Register a file for a use case; returns the dataset id.
 pub fn add(p: &Project, a: &DataAdd) -> Result<String> {
     let uc = p.usecase(&a.usecase)?;
-    let name = a.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = a
+        .file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let raw = read_file(&a.file)?;
     let opts = IngestOptions {
         read: ReadOptions {
@@ -66,14 +77,29 @@ pub fn add(p: &Project, a: &DataAdd) -> Result<String> {
         pseudonymise_pii: a.pseudonymise_pii,
         key: Some(p.secret_key()?),
     };
+    let store = p.open_store()?;
     let bar = bytes_bar(raw.len() as u64, "parsing");
     let tick = |done: u64, _total: u64| bar.set_position(done);
-    let ing = ingest(&name, &raw, Some(&uc), &opts, Some(&tick))?;
+    // The file as given is usually the snapshot: write it to disk while parsing it.
+    let (ing, staged) = std::thread::scope(|s| {
+        let staged = s.spawn(|| store.stage_snapshot(&raw));
+        let ing = ingest(&name, &raw, Some(&uc), &opts, Some(&tick));
+        (ing, staged.join())
+    });
     bar.finish_and_clear();
+    let ing = ing?;
+    let staged = staged.map_err(|_| anyhow::anyhow!("writing the snapshot failed"))??;
 
-    let store = p.open_store()?;
     let dataset_id = ing.snapshot.dataset_id();
-    let blob = store.put_snapshot(&ing.snapshot.sha256, &ing.snapshot.extension, &ing.snapshot_bytes)?;
+    let blob = match &ing.snapshot_bytes {
+        std::borrow::Cow::Borrowed(_) => {
+            store.publish_snapshot(staged, &ing.snapshot.sha256, &ing.snapshot.extension)?
+        }
+        std::borrow::Cow::Owned(bytes) => {
+            drop(staged);
+            store.put_snapshot(&ing.snapshot.sha256, &ing.snapshot.extension, bytes)?
+        }
+    };
     failpoint("after-snapshot");
     let who = actor();
     let record = DatasetRecord {
@@ -123,7 +149,7 @@ pub fn add(p: &Project, a: &DataAdd) -> Result<String> {
             ing.frame.n_cols(),
             &ing.snapshot.sha256[..16]
         );
-        print!("{}", report(&ing.report));
+        super::emit(&report(&ing.report));
     }
     Ok(dataset_id)
 }
@@ -142,7 +168,9 @@ fn list(p: &Project, usecase: Option<&str>, json: bool) -> Result<()> {
     let regs = store.registrations(usecase)?;
     let mut items = Vec::with_capacity(regs.len());
     for r in &regs {
-        let d = store.dataset(&r.dataset_id)?.context("registration without its dataset")?;
+        let d = store
+            .dataset(&r.dataset_id)?
+            .context("registration without its dataset")?;
         items.push((r, d));
     }
     if json {
@@ -167,7 +195,12 @@ fn list(p: &Project, usecase: Option<&str>, json: bool) -> Result<()> {
     let rows: Vec<Vec<String>> = items
         .iter()
         .map(|(r, d)| {
-            let problems = r.report.warnings.iter().filter(|w| w.severity == klartext_core::report::Severity::Problem).count();
+            let problems = r
+                .report
+                .warnings
+                .iter()
+                .filter(|w| w.severity == klartext_core::report::Severity::Problem)
+                .count();
             vec![
                 d.id.clone(),
                 r.usecase_id.clone(),
@@ -179,18 +212,39 @@ fn list(p: &Project, usecase: Option<&str>, json: bool) -> Result<()> {
             ]
         })
         .collect();
-    print!("{}", table(&["dataset", "use case", "source", "rows", "columns", "problems", "registered"], &rows));
+    super::emit(&table(
+        &[
+            "dataset",
+            "use case",
+            "source",
+            "rows",
+            "columns",
+            "problems",
+            "registered",
+        ],
+        &rows,
+    ));
     Ok(())
 }
 
 fn show(p: &Project, id: &str, usecase: Option<&str>, json: bool) -> Result<()> {
     let store = p.open_store()?;
-    let d = store.dataset(id)?.with_context(|| format!("dataset `{id}` does not exist; `klartext data list` shows the registered ones"))?;
-    let regs: Vec<Registration> = store.registrations(usecase)?.into_iter().filter(|r| r.dataset_id == id).collect();
+    let d = store.dataset(id)?.with_context(|| {
+        format!("dataset `{id}` does not exist; `klartext data list` shows the registered ones")
+    })?;
+    let regs: Vec<Registration> = store
+        .registrations(usecase)?
+        .into_iter()
+        .filter(|r| r.dataset_id == id)
+        .collect();
     let Some(reg) = regs.first() else {
-        bail!("dataset `{id}` is not registered for use case `{}`", usecase.unwrap_or("?"));
+        bail!(
+            "dataset `{id}` is not registered for use case `{}`",
+            usecase.unwrap_or("?")
+        );
     };
-    let snapshot: SnapshotInfo = serde_json::from_value(d.snapshot.clone()).context("stored snapshot description is unreadable")?;
+    let snapshot: SnapshotInfo = serde_json::from_value(d.snapshot.clone())
+        .context("stored snapshot description is unreadable")?;
     if json {
         print_json(&serde_json::json!({
             "dataset_id": d.id, "usecase": reg.usecase_id, "source": d.source_name, "sha256": d.sha256,
@@ -211,7 +265,7 @@ fn show(p: &Project, id: &str, usecase: Option<&str>, json: bool) -> Result<()> 
         time_ms(reg.created_ms),
         reg.created_by
     );
-    print!("{}", report(&reg.report));
+    super::emit(&report(&reg.report));
     Ok(())
 }
 
@@ -223,13 +277,25 @@ fn generate(g: &DataGenerate) -> Result<()> {
     if g.rows == 0 {
         bail!("--rows must be at least 1");
     }
-    let params = GenerateParams { rows: g.rows, seed: g.seed, bias: g.bias, drift: g.drift, extra_features: g.extra_features, pii: g.pii };
+    let params = GenerateParams {
+        rows: g.rows,
+        seed: g.seed,
+        bias: g.bias,
+        drift: g.drift,
+        extra_features: g.extra_features,
+        pii: g.pii,
+    };
     let out = generate(&params);
     write_frame(&g.output, &out.frame, &out.schema)?;
     if let Some(t) = &g.truth {
-        let mut w = std::io::BufWriter::new(std::fs::File::create(t).with_context(|| format!("cannot create {}", t.display()))?);
+        let mut w = std::io::BufWriter::new(
+            std::fs::File::create(t).with_context(|| format!("cannot create {}", t.display()))?,
+        );
         writeln!(w, "customer_id,churn_probability")?;
-        let ids = out.frame.column("customer_id").context("generated data has customer_id")?;
+        let ids = out
+            .frame
+            .column("customer_id")
+            .context("generated data has customer_id")?;
         for (i, p) in out.truth.iter().enumerate() {
             writeln!(w, "{},{p}", ids.data.display(i).unwrap_or_default())?;
         }
@@ -240,19 +306,30 @@ fn generate(g: &DataGenerate) -> Result<()> {
             "output": g.output, "rows": out.frame.n_rows, "columns": out.frame.n_cols(), "seed": g.seed,
         }));
     } else {
-        println!("Wrote {} rows x {} columns to {}", thousands(out.frame.n_rows as u64), out.frame.n_cols(), g.output.display());
+        println!(
+            "Wrote {} rows x {} columns to {}",
+            thousands(out.frame.n_rows as u64),
+            out.frame.n_cols(),
+            g.output.display()
+        );
     }
     Ok(())
 }
 
 /// Write a frame as CSV, gzip CSV or NDJSON by the file's extension.
-pub fn write_frame(path: &Path, frame: &klartext_core::Frame, schema: &klartext_core::Schema) -> Result<()> {
+pub fn write_frame(
+    path: &Path,
+    frame: &klartext_core::Frame,
+    schema: &klartext_core::Schema,
+) -> Result<()> {
     let name = path.to_string_lossy().to_ascii_lowercase();
-    let file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let w = std::io::BufWriter::with_capacity(1 << 20, file);
     let result = if name.ends_with(".csv.gz") {
         let mut gz = flate2::write::GzEncoder::new(w, flate2::Compression::fast());
-        klartext_data::write::write_csv(frame, Some(schema), &mut gz).and_then(|()| gz.finish().map(drop))
+        klartext_data::write::write_csv(frame, Some(schema), &mut gz)
+            .and_then(|()| gz.finish().map(drop))
     } else if name.ends_with(".ndjson") || name.ends_with(".jsonl") {
         klartext_data::write::write_ndjson(frame, Some(schema), w)
     } else if name.ends_with(".csv") {

@@ -22,5 +22,15 @@ pub fn run(cli: Cli) -> Result<()> {
 
 /// Print one JSON document on stdout.
 pub fn print_json(value: &serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(value).expect("JSON values serialise"));
+    emit(&format!(
+        "{}\n",
+        serde_json::to_string_pretty(value).expect("JSON values serialise")
+    ));
+}
+
+/// Write to stdout; a reader that went away (`| head`) is not an error worth a panic.
+pub fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }

@@ -12,19 +12,29 @@ pub fn run(dir: &Path, rows: usize, seed: u64) -> Result<()> {
         Project::find(Some(dir))?
     } else {
         let p = Project::init(dir)?;
-        println!("1. Created project `{}` in {}", p.config.project.name, dir.display());
+        println!(
+            "1. Created project `{}` in {}",
+            p.config.project.name,
+            dir.display()
+        );
         p
     };
     let uc_path = p.usecase_dir().join("churn.toml");
     if !uc_path.exists() {
-        std::fs::write(&uc_path, EXAMPLE_USECASE).with_context(|| format!("cannot write {}", uc_path.display()))?;
+        std::fs::write(&uc_path, EXAMPLE_USECASE)
+            .with_context(|| format!("cannot write {}", uc_path.display()))?;
     }
     println!("2. Use case `churn` is defined in {}", uc_path.display());
 
     let data_dir = p.root.join("data");
     std::fs::create_dir_all(&data_dir)?;
     let file = data_dir.join("churn.csv");
-    let g = generate(&GenerateParams { rows, seed, pii: true, ..GenerateParams::default() });
+    let g = generate(&GenerateParams {
+        rows,
+        seed,
+        pii: true,
+        ..GenerateParams::default()
+    });
     super::data::write_frame(&file, &g.frame, &g.schema)?;
     println!(
         "3. Generated {} customers with known churn probabilities in {} (seed {seed})",

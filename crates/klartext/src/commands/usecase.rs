@@ -12,7 +12,10 @@ pub fn run(project: Option<&Path>, cmd: UsecaseCommand) -> Result<()> {
     let all = p.load_usecases()?;
     match cmd {
         UsecaseCommand::Check { json } => {
-            let bad: Vec<String> = all.iter().filter_map(|(_, r)| r.as_ref().err().map(ToString::to_string)).collect();
+            let bad: Vec<String> = all
+                .iter()
+                .filter_map(|(_, r)| r.as_ref().err().map(ToString::to_string))
+                .collect();
             if json {
                 print_json(&serde_json::json!({
                     "checked": all.len(),
@@ -31,7 +34,12 @@ pub fn run(project: Option<&Path>, cmd: UsecaseCommand) -> Result<()> {
                 println!("no use-case files in {}", p.usecase_dir().display());
             }
             if !bad.is_empty() {
-                bail!("{} of {} use-case files do not load; first: {}", bad.len(), all.len(), bad[0]);
+                bail!(
+                    "{} of {} use-case files do not load; first: {}",
+                    bad.len(),
+                    all.len(),
+                    bad[0]
+                );
             }
             Ok(())
         }
@@ -42,9 +50,17 @@ pub fn run(project: Option<&Path>, cmd: UsecaseCommand) -> Result<()> {
             } else {
                 let rows: Vec<Vec<String>> = ok
                     .iter()
-                    .map(|u| vec![u.id.clone(), u.kind.to_string(), format!("{:?}", u.risk).to_lowercase(), u.owner.clone(), u.title.clone()])
+                    .map(|u| {
+                        vec![
+                            u.id.clone(),
+                            u.kind.to_string(),
+                            format!("{:?}", u.risk).to_lowercase(),
+                            u.owner.clone(),
+                            u.title.clone(),
+                        ]
+                    })
                     .collect();
-                print!("{}", table(&["id", "kind", "risk", "owner", "title"], &rows));
+                super::emit(&table(&["id", "kind", "risk", "owner", "title"], &rows));
             }
             Ok(())
         }
