@@ -357,6 +357,19 @@ impl UseCase {
         out
     }
 
+    /// Does a target value count as the positive class? The use case's `positive`
+    /// (case-insensitive, or numerically equal), else a yes-like word.
+    pub fn is_positive(&self, value: &str) -> bool {
+        match &self.data.positive {
+            Some(p) => {
+                let p = p.as_text();
+                value.eq_ignore_ascii_case(&p)
+                    || matches!((value.trim().parse::<f64>(), p.parse::<f64>()), (Ok(a), Ok(b)) if a == b)
+            }
+            None => ["yes", "true", "1", "y", "t", "ja"].contains(&value.trim().to_ascii_lowercase().as_str()),
+        }
+    }
+
     /// The positive class as text, if the use case names one.
     pub fn positive_label(&self) -> Option<String> {
         self.data.positive.as_ref().map(TomlScalar::as_text)

@@ -21,11 +21,22 @@ pub fn infer(frame: &mut Frame, hints: &[Option<String>], uc: Option<&UseCase>) 
         check_named_columns(frame, uc)?;
     }
     let id_col = uc.map(|u| u.data.id.as_str()).filter(|s| !s.is_empty());
+    // Columns are judged (and converted) independently: in parallel, same result.
+    let kinds: Vec<ColumnKind> = {
+        use rayon::prelude::*;
+        frame
+            .columns
+            .par_iter_mut()
+            .enumerate()
+            .map(|(i, col)| {
+                let hint = hints.get(i).and_then(|h| h.as_deref());
+                let forced_id = id_col == Some(col.name.as_str());
+                infer_column(col, hint, forced_id)
+            })
+            .collect()
+    };
     let mut columns = Vec::with_capacity(frame.n_cols());
-    for (i, col) in frame.columns.iter_mut().enumerate() {
-        let hint = hints.get(i).and_then(|h| h.as_deref());
-        let forced_id = id_col == Some(col.name.as_str());
-        let kind = infer_column(col, hint, forced_id);
+    for (col, kind) in frame.columns.iter().zip(kinds) {
         let role = uc.map_or(ColumnRole::Feature, |u| role_of(&col.name, kind, u));
         let role = if uc.is_none() && matches!(kind, ColumnKind::Id | ColumnKind::Text) {
             ColumnRole::Excluded
@@ -115,47 +126,15 @@ fn name_says_time(name: &str) -> bool {
 }
 
 fn infer_column(col: &mut Column, hint: Option<&str>, forced_id: bool) -> ColumnKind {
-    let n = col.data.len();
     let kind = match &mut col.data {
         ColumnData::Num(values) => {
-            let present: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
-            let integral = present.iter().all(|x| x.fract() == 0.0);
-            // Counting distinct values costs a hash per row: only when the answer matters.
-            let says_id = integral && name_says_id(&col.name);
-            let distinct = if says_id || hint == Some("token") {
-                count_distinct(&present)
-            } else {
-                0
-            };
-            if forced_id
-                || (says_id && (distinct == present.len() || distinct > 20) && n > 1)
-                || (hint == Some("token") && distinct * 2 > present.len() && n > 1)
-            {
-                ColumnKind::Id
-            } else if hint == Some("token") {
-                ColumnKind::Categorical
-            } else if present.is_empty() {
-                ColumnKind::Numeric
-            } else if integral && present.iter().all(|&x| x == 0.0 || x == 1.0) {
-                ColumnKind::Boolean
-            } else if integral
-                && name_says_date(&col.name)
-                && present
-                    .iter()
-                    .all(|&x| datetime::parse_compact_number(x).is_some())
-            {
+            let (kind, compact_dates) = num_kind(&col.name, values, hint, forced_id);
+            if compact_dates {
                 for x in values.iter_mut() {
                     *x = datetime::parse_compact_number(*x).unwrap_or(f64::NAN);
                 }
-                ColumnKind::Datetime
-            } else if name_says_time(&col.name) && present.iter().all(|&x| (1e8..4e9).contains(&x))
-            {
-                ColumnKind::Datetime
-            } else if integral {
-                ColumnKind::Integer
-            } else {
-                ColumnKind::Numeric
             }
+            kind
         }
         ColumnData::Str(s) => infer_text(&col.name, s, forced_id),
     };
@@ -175,7 +154,52 @@ fn infer_column(col: &mut Column, hint: Option<&str>, forced_id: bool) -> Column
     kind
 }
 
-fn count_distinct(present: &[f64]) -> usize {
+/// The kind of a column read as numbers, and whether it holds compact dates (`20240131`)
+/// to convert. Reads the values without copying them.
+fn num_kind(
+    name: &str,
+    values: &[f64],
+    hint: Option<&str>,
+    forced_id: bool,
+) -> (ColumnKind, bool) {
+    let n = values.len();
+    let present = || values.iter().copied().filter(|x| !x.is_nan());
+    let n_present = present().count();
+    let integral = present().all(|x| x.fract() == 0.0);
+    // Counting distinct values costs a hash per row: only when the answer matters.
+    let says_id = integral && name_says_id(name);
+    let distinct = if says_id || hint == Some("token") {
+        count_distinct(present())
+    } else {
+        0
+    };
+    let kind = if forced_id
+        || (says_id && (distinct == n_present || distinct > 20) && n > 1)
+        || (hint == Some("token") && distinct * 2 > n_present && n > 1)
+    {
+        ColumnKind::Id
+    } else if hint == Some("token") {
+        ColumnKind::Categorical
+    } else if n_present == 0 {
+        ColumnKind::Numeric
+    } else if integral && present().all(|x| x == 0.0 || x == 1.0) {
+        ColumnKind::Boolean
+    } else if integral
+        && name_says_date(name)
+        && present().all(|x| datetime::parse_compact_number(x).is_some())
+    {
+        return (ColumnKind::Datetime, true);
+    } else if name_says_time(name) && present().all(|x| (1e8..4e9).contains(&x)) {
+        ColumnKind::Datetime
+    } else if integral {
+        ColumnKind::Integer
+    } else {
+        ColumnKind::Numeric
+    };
+    (kind, false)
+}
+
+fn count_distinct(present: impl Iterator<Item = f64>) -> usize {
     let mut seen = rustc_hash::FxHashSet::default();
     for x in present {
         seen.insert(x.to_bits());

@@ -35,43 +35,50 @@ pub fn profile(
     let n = frame.n_rows;
     let target = uc.and_then(|u| target_info(frame, schema, u));
     let labels = target.as_ref().and_then(|t| t.labels.as_deref());
-    let per_column: Vec<(ColumnProfile, Option<LeakageSuspect>)> = frame
-        .columns
-        .par_iter()
-        .zip(schema.columns.par_iter())
-        .map(|(col, cs)| {
-            let used = matches!(cs.role, ColumnRole::Feature | ColumnRole::Protected);
-            let (profile, summary) = profile_column(
-                &col.data,
-                cs.kind,
-                cs.role,
-                &col.name,
-                n,
-                labels.filter(|_| used),
-            );
-            let leak = if used {
-                target
-                    .as_ref()
-                    .and_then(|t| leakage_of(&col.name, &col.data, summary.as_ref(), t))
-            } else {
-                None
-            };
-            (profile, leak)
-        })
-        .collect();
+    let id_idx = uc.and_then(|u| frame.column_index(&u.data.id));
+    // Row-level checks (duplicates) run beside the per-column profiles.
+    let (per_column, (duplicate_rows, duplicate_ids)): (
+        Vec<(ColumnProfile, Option<LeakageSuspect>)>,
+        _,
+    ) = rayon::join(
+        || {
+            frame
+                .columns
+                .par_iter()
+                .zip(schema.columns.par_iter())
+                .map(|(col, cs)| {
+                    let used = matches!(cs.role, ColumnRole::Feature | ColumnRole::Protected);
+                    let (profile, summary) = profile_column(
+                        &col.data,
+                        cs.kind,
+                        cs.role,
+                        &col.name,
+                        n,
+                        labels.filter(|_| used),
+                    );
+                    let leak = if used {
+                        target
+                            .as_ref()
+                            .and_then(|t| leakage_of(&col.name, &col.data, summary.as_ref(), t))
+                    } else {
+                        None
+                    };
+                    (profile, leak)
+                })
+                .collect()
+        },
+        || {
+            (
+                duplicate_rows(frame, id_idx),
+                id_idx.map(|i| n - distinct_values(&frame.columns[i].data)),
+            )
+        },
+    );
     let mut leakage_suspects: Vec<LeakageSuspect> =
         per_column.iter().filter_map(|(_, l)| l.clone()).collect();
     leakage_suspects.sort_by(|a, b| b.value.total_cmp(&a.value).then(a.column.cmp(&b.column)));
     let columns: Vec<ColumnProfile> = per_column.into_iter().map(|(p, _)| p).collect();
 
-    let id_idx = uc.and_then(|u| frame.column_index(&u.data.id));
-    let duplicate_rows = duplicate_rows(frame, id_idx);
-    let duplicate_ids = id_idx.map(|i| {
-        let mut h = column_hashes(&frame.columns[i].data);
-        radix_sort_u64(&mut h, &mut Vec::new());
-        h.dedup();
-        n - h.len()
-    });
     let protected = uc.map_or_else(Vec::new, |u| {
         u.data
             .protected
@@ -134,17 +141,35 @@ fn label_byte(l: Option<bool>) -> u8 {
 
 impl NumSummary {
     fn of(v: &[f64], labels: Option<&[Option<bool>]>) -> NumSummary {
-        let label_at = |i: usize| labels.map_or(2, |l| label_byte(l[i]));
-        // Few distinct values (integers, flags, codes): count them in a small map.
+        // Values that repeat (integers, flags, codes, rounded decimals): count them in a
+        // map, and sort only the distinct ones. A column that keeps bringing new values
+        // gives up early (after at most `limit` distinct values) and is radix sorted.
+        let limit = (v.len() / 16).max(4096);
         let mut map: rustc_hash::FxHashMap<u64, [u64; 3]> = rustc_hash::FxHashMap::default();
         let mut small = true;
-        for (i, x) in v.iter().enumerate().filter(|(_, x)| !x.is_nan()) {
-            map.entry(x.to_bits()).or_insert([0; 3])[label_at(i) as usize] += 1;
-            if map.len() > 4096 {
-                small = false;
-                break;
+        let mut count = |x: f64, t: u8| {
+            map.entry(x.to_bits()).or_insert([0; 3])[t as usize] += 1;
+            map.len() <= limit
+        };
+        match labels {
+            Some(l) => {
+                for (&x, &l) in v.iter().zip(l) {
+                    if !x.is_nan() && !count(x, label_byte(l)) {
+                        small = false;
+                        break;
+                    }
+                }
+            }
+            None => {
+                for &x in v {
+                    if !x.is_nan() && !count(x, 2) {
+                        small = false;
+                        break;
+                    }
+                }
             }
         }
+        let label_at = |i: usize| labels.map_or(2, |l| label_byte(l[i]));
         let mut cells: Vec<(f64, [u64; 3])> = if small {
             let mut cells: Vec<(f64, [u64; 3])> = map
                 .into_iter()
@@ -153,6 +178,7 @@ impl NumSummary {
             cells.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
             cells
         } else {
+            drop(map);
             let mut keys = Vec::with_capacity(v.len());
             let mut tags = Vec::with_capacity(if labels.is_some() { v.len() } else { 0 });
             for (i, &x) in v.iter().enumerate().filter(|(_, x)| !x.is_nan()) {
@@ -425,13 +451,31 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
-fn column_hashes(data: &ColumnData) -> Vec<u64> {
+/// Distinct values of a column, missing counted as one value.
+fn distinct_values(data: &ColumnData) -> usize {
     match data {
-        ColumnData::Num(v) => v
-            .iter()
-            .map(|x| if x.is_nan() { u64::MAX } else { x.to_bits() })
-            .collect(),
-        ColumnData::Str(s) => s.codes.iter().map(|&c| c as u64).collect(),
+        ColumnData::Num(v) => {
+            let mut h: Vec<u64> = v
+                .iter()
+                .map(|x| if x.is_nan() { u64::MAX } else { x.to_bits() })
+                .collect();
+            radix_sort_u64(&mut h, &mut Vec::new());
+            h.dedup();
+            h.len()
+        }
+        ColumnData::Str(s) => {
+            // Codes are dense: mark the ones used.
+            let mut seen = vec![false; s.levels.len() + 1];
+            for &c in &s.codes {
+                let i = if c == MISSING_CODE {
+                    s.levels.len()
+                } else {
+                    c as usize
+                };
+                seen[i] = true;
+            }
+            seen.iter().filter(|&&b| b).count()
+        }
     }
 }
 
@@ -449,24 +493,29 @@ fn mix(h: u64, x: u64) -> u64 {
 /// Rows equal to an earlier row in every column but `skip` (by a 64-bit row hash; a
 /// collision is about one in 10^10 at a million rows).
 fn duplicate_rows(frame: &Frame, skip: Option<usize>) -> usize {
+    const BLOCK: usize = 1 << 14;
     let mut h = vec![0u64; frame.n_rows];
-    for (ci, col) in frame.columns.iter().enumerate() {
-        if Some(ci) == skip {
-            continue;
-        }
-        match &col.data {
-            ColumnData::Num(v) => {
-                for (r, x) in h.iter_mut().zip(v) {
-                    *r = mix(*r, if x.is_nan() { u64::MAX } else { x.to_bits() });
+    // Blocks of rows hash independently (and in parallel), each over every column.
+    h.par_chunks_mut(BLOCK).enumerate().for_each(|(b, h)| {
+        let rows = b * BLOCK..b * BLOCK + h.len();
+        for (ci, col) in frame.columns.iter().enumerate() {
+            if Some(ci) == skip {
+                continue;
+            }
+            match &col.data {
+                ColumnData::Num(v) => {
+                    for (r, x) in h.iter_mut().zip(&v[rows.clone()]) {
+                        *r = mix(*r, if x.is_nan() { u64::MAX } else { x.to_bits() });
+                    }
+                }
+                ColumnData::Str(s) => {
+                    for (r, &c) in h.iter_mut().zip(&s.codes[rows.clone()]) {
+                        *r = mix(*r, c as u64 ^ 0xA5A5);
+                    }
                 }
             }
-            ColumnData::Str(s) => {
-                for (r, &c) in h.iter_mut().zip(&s.codes) {
-                    *r = mix(*r, c as u64 ^ 0xA5A5);
-                }
-            }
         }
-    }
+    });
     radix_sort_u64(&mut h, &mut Vec::new());
     let before = h.len();
     h.dedup();
@@ -479,19 +528,6 @@ struct TargetInfo {
     labels: Option<Vec<Option<bool>>>,
     /// Regression: the target values.
     values: Option<Vec<f64>>,
-}
-
-/// Which target values count as positive: the use case's `positive`, else a yes-like word.
-pub fn positive_matcher(uc: &UseCase) -> impl Fn(&str) -> bool + '_ {
-    let pos = uc.positive_label();
-    move |v: &str| match &pos {
-        Some(p) => v == p || (v.eq_ignore_ascii_case(p)) || numeric_eq(v, p),
-        None => ["yes", "true", "1", "y", "t", "ja"].contains(&v.to_ascii_lowercase().as_str()),
-    }
-}
-
-fn numeric_eq(a: &str, b: &str) -> bool {
-    matches!((a.parse::<f64>(), b.parse::<f64>()), (Ok(x), Ok(y)) if x == y)
 }
 
 fn target_info(frame: &Frame, schema: &Schema, uc: &UseCase) -> Option<TargetInfo> {
@@ -514,7 +550,7 @@ fn target_info(frame: &Frame, schema: &Schema, uc: &UseCase) -> Option<TargetInf
             values: Some(values),
         });
     }
-    let is_pos = positive_matcher(uc);
+    let is_pos = |v: &str| uc.is_positive(v);
     let (texts, per_row): (Vec<String>, Vec<Option<usize>>) = match &col.data {
         ColumnData::Str(s) => (
             s.levels.clone(),

@@ -18,7 +18,7 @@ fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
 
 fn gbdt_bytes() -> Vec<u8> {
     // More rows than one histogram / partition chunk, so the parallel paths run.
-    let (x, y) = common::mixed(70_000, 4, 9, true, 21);
+    let (x, y) = common::mixed(90_000, 4, 9, true, 21);
     let cfg = GbdtParams {
         num_iterations: 8,
         num_leaves: 15,

@@ -43,6 +43,24 @@ pub struct Registration {
     pub created_by: String,
 }
 
+/// A trained model version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelRecord {
+    pub usecase_id: String,
+    /// Content address: the first 12 hex digits of the artifact's SHA-256.
+    pub version: String,
+    pub sha256: String,
+    pub dataset_id: String,
+    pub learner: String,
+    pub gates_passed: bool,
+    /// The training report (owned by the training layer, opaque here).
+    pub report: serde_json::Value,
+    /// The model card, Markdown.
+    pub card: String,
+    pub created_ms: i64,
+    pub created_by: String,
+}
+
 /// Snapshot bytes written and synced under a temporary name. Dropping it without
 /// publishing removes the file.
 #[derive(Debug)]
@@ -105,6 +123,21 @@ pub trait Store: Send + Sync {
     fn registrations(&self, usecase: Option<&str>) -> Result<Vec<Registration>>;
 
     fn registration(&self, dataset_id: &str, usecase: &str) -> Result<Option<Registration>>;
+
+    /// Store a model artifact under its hash (idempotent); returns its relative path.
+    fn put_artifact(&self, sha256: &str, bytes: &[u8]) -> Result<String>;
+
+    /// Register a model version with an audit event, in one transaction.
+    fn register_model(&self, model: &ModelRecord, blob_path: &str) -> Result<Registered>;
+
+    /// Model versions of a use case, newest first.
+    fn models(&self, usecase: &str) -> Result<Vec<ModelRecord>>;
+
+    /// One model version by its id or a unique prefix of it.
+    fn model(&self, usecase: &str, version: &str) -> Result<Option<ModelRecord>>;
+
+    /// A model's artifact bytes, checking their hash.
+    fn model_bytes(&self, model: &ModelRecord) -> Result<Vec<u8>>;
 
     /// Append an audit event in its own transaction.
     fn append_audit(&self, event: &NewAuditEvent) -> Result<AuditEvent>;

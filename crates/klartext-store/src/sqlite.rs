@@ -3,14 +3,17 @@
 use crate::audit::{canonical, chain_hash, AuditEvent, NewAuditEvent, GENESIS};
 use crate::blobs;
 use crate::error::{Result, StoreError};
-use crate::{now_ms, DatasetRecord, Registered, Registration, StagedSnapshot, Store};
+use crate::{now_ms, DatasetRecord, ModelRecord, Registered, Registration, StagedSnapshot, Store};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// Versioned migrations, applied in order, each once.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_initial.sql")),
+    (2, include_str!("../migrations/0002_models.sql")),
+];
 
 pub struct SqliteStore {
     dir: PathBuf,
@@ -42,6 +45,7 @@ impl SqliteStore {
         let mut conn = conn;
         migrate(&mut conn)?;
         blobs::sweep_temp(&dir.join("snapshots"));
+        blobs::sweep_temp(&dir.join("models"));
         Ok(SqliteStore {
             dir: dir.to_owned(),
             conn: Mutex::new(conn),
@@ -372,4 +376,99 @@ impl Store for SqliteStore {
         }
         Ok(None)
     }
+
+    fn put_artifact(&self, sha256: &str, bytes: &[u8]) -> Result<String> {
+        let name = format!("{sha256}.ktm");
+        blobs::write_atomic(&self.dir.join("models"), &name, bytes)?;
+        Ok(format!("models/{name}"))
+    }
+
+    fn register_model(&self, m: &ModelRecord, blob_path: &str) -> Result<Registered> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let known = tx
+            .query_row("SELECT 1 FROM models WHERE usecase_id = ?1 AND version = ?2", [&m.usecase_id, &m.version], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if known {
+            return Ok(Registered::Existing);
+        }
+        tx.execute(
+            &format!("INSERT INTO models ({MODEL_COLUMNS}, blob_path) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
+            params![
+                m.usecase_id, m.version, m.sha256, m.dataset_id, m.learner, m.gates_passed,
+                m.report.to_string(), m.card, m.created_ms, m.created_by, blob_path
+            ],
+        )?;
+        append_in(
+            &tx,
+            &NewAuditEvent {
+                actor: m.created_by.clone(),
+                action: "model.trained".into(),
+                subject: format!("usecase/{}", m.usecase_id),
+                details: serde_json::json!({
+                    "version": m.version,
+                    "sha256": m.sha256,
+                    "dataset_id": m.dataset_id,
+                    "learner": m.learner,
+                    "gates_passed": m.gates_passed,
+                }),
+            },
+        )?;
+        tx.commit()?;
+        Ok(Registered::New)
+    }
+
+    fn models(&self, usecase: &str) -> Result<Vec<ModelRecord>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {MODEL_COLUMNS} FROM models WHERE usecase_id = ?1 ORDER BY created_ms DESC, rowid DESC"
+        ))?;
+        let rows = stmt.query_map([usecase], model_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn model(&self, usecase: &str, version: &str) -> Result<Option<ModelRecord>> {
+        let conn = self.lock();
+        // A unique prefix of the version is enough, as with git.
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {MODEL_COLUMNS} FROM models WHERE usecase_id = ?1 AND version LIKE ?2 || '%' ORDER BY version LIMIT 2"
+        ))?;
+        let rows = stmt.query_map([usecase, version], model_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(if rows.len() == 1 { rows.into_iter().next() } else { None })
+    }
+
+    fn model_bytes(&self, m: &ModelRecord) -> Result<Vec<u8>> {
+        let rel: String = self.lock().query_row(
+            "SELECT blob_path FROM models WHERE usecase_id = ?1 AND version = ?2",
+            [&m.usecase_id, &m.version],
+            |r| r.get(0),
+        )?;
+        let path = self.dir.join(&rel);
+        let bytes = std::fs::read(&path).map_err(|source| StoreError::Io { path: path.display().to_string(), source })?;
+        let found = hex::encode(Sha256::digest(&bytes));
+        if found != m.sha256 {
+            return Err(StoreError::Corrupt { path: path.display().to_string(), expected: m.sha256.clone(), found });
+        }
+        Ok(bytes)
+    }
+}
+
+const MODEL_COLUMNS: &str =
+    "usecase_id, version, sha256, dataset_id, learner, gates_passed, report, card, created_ms, created_by";
+
+fn model_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ModelRecord> {
+    let report: String = r.get(6)?;
+    Ok(ModelRecord {
+        usecase_id: r.get(0)?,
+        version: r.get(1)?,
+        sha256: r.get(2)?,
+        dataset_id: r.get(3)?,
+        learner: r.get(4)?,
+        gates_passed: r.get(5)?,
+        report: serde_json::from_str(&report).unwrap_or(serde_json::Value::Null),
+        card: r.get(7)?,
+        created_ms: r.get(8)?,
+        created_by: r.get(9)?,
+    })
 }

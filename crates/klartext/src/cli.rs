@@ -42,9 +42,48 @@ pub enum Command {
     /// Datasets: add, list, show, generate.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Train, validate, explain and register a model version for a use case.
+    Train {
+        usecase: String,
+        /// The dataset to train on (default: the newest registered for the use case).
+        #[arg(long)]
+        dataset: Option<String>,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Model versions.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+    /// Print a model version's card (Markdown).
+    Card {
+        /// `USECASE@VERSION` (a unique prefix of the version is enough).
+        target: String,
+        /// Write it to this file instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
     /// The audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// List a use case's model versions, newest first.
+    List {
+        usecase: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a model version: metrics, fairness, gates, lineage.
+    Show {
+        /// `USECASE@VERSION`.
+        target: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -86,10 +86,7 @@ pub(crate) fn train(
 ) -> TrainOutput {
     let n = x.n_rows;
     let nf = x.n_features();
-    let t_all = std::time::Instant::now();
     let bd = BinnedData::new(x, p.max_bin, p.bin_construct_sample_cnt, p.seed);
-    let t_bin = t_all.elapsed().as_secs_f64();
-    let (mut t_grad, mut t_grow, mut t_upd) = (0.0, 0.0, 0.0);
 
     // Boost from the average, as LightGBM does.
     let mean = y.iter().sum::<f64>() / n as f64;
@@ -112,9 +109,7 @@ pub(crate) fn train(
     let mut best_iter = 0usize;
 
     for it in 0..p.num_iterations {
-        let t0 = std::time::Instant::now();
         compute_gradients(task, y, &score, &mut gh);
-        t_grad += t0.elapsed().as_secs_f64();
 
         indices.clear();
         if p.bagging_fraction < 1.0 {
@@ -142,10 +137,7 @@ pub(crate) fn train(
             }
         }
 
-        let t0 = std::time::Instant::now();
         let grown = grow_tree(p, &bd, &gh, &mut indices, &mut scratch, &allowed);
-        t_grow += t0.elapsed().as_secs_f64();
-        let t0 = std::time::Instant::now();
         if grown.leaves.len() < 2 {
             // Nothing left to learn under the constraints: stop like LightGBM.
             break;
@@ -160,7 +152,6 @@ pub(crate) fn train(
             }
         }
         ens.push_tree(grown.nodes, &grown.cat_bits);
-        t_upd += t0.elapsed().as_secs_f64();
         let t = ens.n_trees() - 1;
         if p.bagging_fraction < 1.0 {
             // Out-of-bag rows were not partitioned: route them through the tree.
@@ -193,12 +184,6 @@ pub(crate) fn train(
                 }
             }
         }
-    }
-    if std::env::var_os("KLARTEXT_TRACE").is_some() {
-        eprintln!(
-            "bin {t_bin:.2} grad {t_grad:.2} grow {t_grow:.2} upd {t_upd:.2} total {:.2}",
-            t_all.elapsed().as_secs_f64()
-        );
     }
     if truncate && valid.is_some() && p.early_stopping_rounds.is_some() && best_iter > 0 {
         ens.truncate(best_iter);
@@ -323,32 +308,40 @@ fn partition(
         rows[w..].copy_from_slice(scratch);
         return w;
     }
-    let parts: Vec<(Vec<u32>, Vec<u32>)> = rows
+    // Two passes over fixed chunks: count each chunk's left rows, then write every
+    // chunk's rows straight to its final place in `scratch` (no per-chunk buffers).
+    let counts: Vec<usize> = rows
         .par_chunks(PART_CHUNK)
-        .map(|c| {
-            let mut l = Vec::with_capacity(c.len());
-            let mut r = Vec::with_capacity(c.len() / 2);
+        .map(|c| c.iter().filter(|&&r| left_of(r)).count())
+        .collect();
+    let n_left: usize = counts.iter().sum();
+    scratch.clear();
+    scratch.resize(rows.len(), 0);
+    let (mut lefts, mut rights) = scratch.split_at_mut(n_left);
+    let mut dests: Vec<(&mut [u32], &mut [u32])> = Vec::with_capacity(counts.len());
+    for (chunk, &cl) in rows.chunks(PART_CHUNK).zip(&counts) {
+        let (l, lrest) = std::mem::take(&mut lefts).split_at_mut(cl);
+        let (r, rrest) = std::mem::take(&mut rights).split_at_mut(chunk.len() - cl);
+        lefts = lrest;
+        rights = rrest;
+        dests.push((l, r));
+    }
+    rows.par_chunks(PART_CHUNK)
+        .zip(dests.into_par_iter())
+        .for_each(|(c, (l, r))| {
+            let (mut i, mut j) = (0, 0);
             for &x in c {
                 if left_of(x) {
-                    l.push(x);
+                    l[i] = x;
+                    i += 1;
                 } else {
-                    r.push(x);
+                    r[j] = x;
+                    j += 1;
                 }
             }
-            (l, r)
-        })
-        .collect();
-    let mut w = 0;
-    for (l, _) in &parts {
-        rows[w..w + l.len()].copy_from_slice(l);
-        w += l.len();
-    }
-    let mid = w;
-    for (_, r) in &parts {
-        rows[w..w + r.len()].copy_from_slice(r);
-        w += r.len();
-    }
-    mid
+        });
+    rows.copy_from_slice(scratch);
+    n_left
 }
 
 struct Grown {
@@ -768,6 +761,35 @@ impl LeafCtx<'_> {
 mod tests {
     use super::*;
     use crate::data::FeatureColumn;
+
+    #[test]
+    fn parallel_partition_equals_stable_sequential_partition() {
+        let n = 200_000;
+        let mut rng = crate::rng::SplitMix64::new(5);
+        let v: Vec<f64> = (0..n).map(|_| (rng.below(50)) as f64).collect();
+        let x = Features::new(vec![FeatureColumn::numeric("a", v)]).unwrap();
+        let bd = BinnedData::new(&x, 255, 1000, 1);
+        let mut go_left = [false; 256];
+        for (b, g) in go_left.iter_mut().enumerate() {
+            *g = b % 3 == 0;
+        }
+        let mut rows: Vec<u32> = (0..n as u32).filter(|r| r % 7 != 0).collect();
+        let col = &bd.cols[0];
+        let mut want: Vec<u32> = rows
+            .iter()
+            .copied()
+            .filter(|&r| go_left[col[r as usize] as usize])
+            .collect();
+        let n_left = want.len();
+        want.extend(
+            rows.iter()
+                .copied()
+                .filter(|&r| !go_left[col[r as usize] as usize]),
+        );
+        let mut scratch = Vec::new();
+        assert_eq!(partition(&bd, &mut rows, 0, &go_left, &mut scratch), n_left);
+        assert_eq!(rows, want);
+    }
 
     #[test]
     fn learns_a_step_function_exactly() {
