@@ -144,8 +144,8 @@ impl NumSummary {
         // Values that repeat (integers, flags, codes, rounded decimals): count them in a
         // map, and sort only the distinct ones. A column that keeps bringing new values
         // gives up early (after at most `limit` distinct values) and is radix sorted.
-        let limit = (v.len() / 16).max(4096);
-        let mut map: rustc_hash::FxHashMap<u64, [u64; 3]> = rustc_hash::FxHashMap::default();
+        let limit = 1 << 14;
+        let mut map: std::collections::HashMap<u64, [u64; 3], BitsHash> = Default::default();
         let mut small = true;
         let mut count = |x: f64, t: u8| {
             map.entry(x.to_bits()).or_insert([0; 3])[t as usize] += 1;
@@ -367,6 +367,38 @@ fn profile_column(
     p.high_cardinality =
         kind == ColumnKind::Categorical && p.distinct > 50 && p.distinct * 20 > present;
     (p, summary)
+}
+
+/// Hashes the bits of a float for counting maps. Whole numbers have dozens of trailing
+/// zero bits, which a multiplicative hash (Fx) leaves in the bucket index and tag, so
+/// they all collide; a full avalanche (murmur3's finaliser) spreads them.
+#[derive(Default, Clone, Copy)]
+struct BitsHash;
+
+impl std::hash::BuildHasher for BitsHash {
+    type Hasher = BitsHasher;
+    fn build_hasher(&self) -> BitsHasher {
+        BitsHasher(0)
+    }
+}
+
+struct BitsHasher(u64);
+
+impl std::hash::Hasher for BitsHasher {
+    fn finish(&self) -> u64 {
+        let mut z = self.0;
+        z = (z ^ (z >> 33)).wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+        z = (z ^ (z >> 33)).wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+        z ^ (z >> 33)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 ^= x;
+    }
 }
 
 /// Order-preserving map of f64 to u64 (negative numbers flip), for radix sorting.

@@ -31,7 +31,7 @@ pub enum Command {
         #[arg(default_value = "klartext-quickstart")]
         dir: PathBuf,
         /// Rows of generated data.
-        #[arg(long, default_value_t = 5000)]
+        #[arg(long, default_value_t = 20_000)]
         rows: usize,
         #[arg(long, default_value_t = 42)]
         seed: u64,
