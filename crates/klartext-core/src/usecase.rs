@@ -366,7 +366,8 @@ impl UseCase {
                 value.eq_ignore_ascii_case(&p)
                     || matches!((value.trim().parse::<f64>(), p.parse::<f64>()), (Ok(a), Ok(b)) if a == b)
             }
-            None => ["yes", "true", "1", "y", "t", "ja"].contains(&value.trim().to_ascii_lowercase().as_str()),
+            None => ["yes", "true", "1", "y", "t", "ja"]
+                .contains(&value.trim().to_ascii_lowercase().as_str()),
         }
     }
 

@@ -156,12 +156,7 @@ fn infer_column(col: &mut Column, hint: Option<&str>, forced_id: bool) -> Column
 
 /// The kind of a column read as numbers, and whether it holds compact dates (`20240131`)
 /// to convert. Reads the values without copying them.
-fn num_kind(
-    name: &str,
-    values: &[f64],
-    hint: Option<&str>,
-    forced_id: bool,
-) -> (ColumnKind, bool) {
+fn num_kind(name: &str, values: &[f64], hint: Option<&str>, forced_id: bool) -> (ColumnKind, bool) {
     let n = values.len();
     let present = || values.iter().copied().filter(|x| !x.is_nan());
     let n_present = present().count();

@@ -62,8 +62,18 @@ pub fn ingest<'a>(
     // unless columns get pseudonymised below.
     let t0 = std::time::Instant::now();
     let (read, raw_sha256) = rayon::join(
-        || { let t = std::time::Instant::now(); let r = read::read_bytes(name, raw, &opts.read, progress); eprintln!("TT read {:?}", t.elapsed()); r },
-        || { let t = std::time::Instant::now(); let r = hex::encode(Sha256::digest(raw)); eprintln!("TT sha {:?}", t.elapsed()); r },
+        || {
+            let t = std::time::Instant::now();
+            let r = read::read_bytes(name, raw, &opts.read, progress);
+            eprintln!("TT read {:?}", t.elapsed());
+            r
+        },
+        || {
+            let t = std::time::Instant::now();
+            let r = hex::encode(Sha256::digest(raw));
+            eprintln!("TT sha {:?}", t.elapsed());
+            r
+        },
     );
     eprintln!("TT read+sha {:?}", t0.elapsed());
     let (mut frame, info) = read?;

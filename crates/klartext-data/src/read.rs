@@ -263,19 +263,16 @@ fn read_csv(
             r
         })
         .collect();
-    let mut builders: Option<Vec<Builder>> = None;
+    // Chunk by chunk, then column by column: columns merge independently (in parallel).
+    let mut per_column: Vec<Vec<Builder>> = (0..n_cols)
+        .map(|_| Vec::with_capacity(parts.len()))
+        .collect();
     for part in parts {
-        let part = part?;
-        builders = Some(match builders {
-            None => part,
-            Some(acc) => acc
-                .into_iter()
-                .zip(part)
-                .map(|(a, b)| a.append(b))
-                .collect(),
-        });
+        for (col, b) in per_column.iter_mut().zip(part?) {
+            col.push(b);
+        }
     }
-    let builders = builders.unwrap_or_else(|| (0..n_cols).map(|_| Builder::new()).collect());
+    let builders: Vec<Builder> = per_column.into_par_iter().map(Builder::concat).collect();
     let n_rows = builders.first().map_or(0, Builder::len);
     let columns = names
         .into_iter()
@@ -524,10 +521,12 @@ fn trim(v: &[u8]) -> &[u8] {
     v.trim_ascii()
 }
 
-/// Distinct strings of a column, each stored once; the hash table holds only codes.
+/// Distinct strings of a column, each stored once. The hash table holds, per level, its
+/// code and the high half of its hash: a probe compares those before touching the text,
+/// and growing the table needs no rehash of the texts.
 #[derive(Default)]
 struct Interner {
-    table: hashbrown::HashTable<u32>,
+    table: hashbrown::HashTable<u64>,
     levels: Vec<String>,
 }
 
@@ -536,22 +535,51 @@ fn hash_bytes(v: &[u8]) -> u64 {
     rustc_hash::FxBuildHasher.hash_one(v)
 }
 
+/// The table's hash of an entry (or of a text's hash): its 32 hash bits, twice.
+#[inline]
+fn table_hash(e: u64) -> u64 {
+    (e >> 32) | (e & 0xFFFF_FFFF_0000_0000)
+}
+
 impl Interner {
     /// The code of `v`, adding it when new; `Err` when a new value is not UTF-8.
     #[inline]
     fn intern(&mut self, v: &[u8]) -> std::result::Result<u32, ()> {
-        let h = hash_bytes(v);
+        let hi = hash_bytes(v) & 0xFFFF_FFFF_0000_0000;
         let levels = &self.levels;
-        if let Some(&c) = self.table.find(h, |&c| levels[c as usize].as_bytes() == v) {
-            return Ok(c);
+        if let Some(&e) = self.table.find(table_hash(hi), |&e| {
+            e & 0xFFFF_FFFF_0000_0000 == hi && levels[e as u32 as usize].as_bytes() == v
+        }) {
+            return Ok(e as u32);
         }
         let s = std::str::from_utf8(v).map_err(|_| ())?;
-        let c = self.levels.len() as u32;
-        self.levels.push(s.to_owned());
+        Ok(self.add(hi, s.to_owned()))
+    }
+
+    /// Like `intern`, for a text already owned (no copy when it is new).
+    fn intern_owned(&mut self, v: String) -> u32 {
+        let hi = hash_bytes(v.as_bytes()) & 0xFFFF_FFFF_0000_0000;
         let levels = &self.levels;
+        if let Some(&e) = self.table.find(table_hash(hi), |&e| {
+            e & 0xFFFF_FFFF_0000_0000 == hi && levels[e as u32 as usize] == v
+        }) {
+            return e as u32;
+        }
+        self.add(hi, v)
+    }
+
+    fn add(&mut self, hi: u64, v: String) -> u32 {
+        let c = self.levels.len() as u32;
+        self.levels.push(v);
         self.table
-            .insert_unique(h, c, |&c| hash_bytes(levels[c as usize].as_bytes()));
-        Ok(c)
+            .insert_unique(table_hash(hi), hi | u64::from(c), |&e| table_hash(e));
+        c
+    }
+
+    /// Room for `n` more levels.
+    fn reserve(&mut self, n: usize) {
+        self.levels.reserve(n);
+        self.table.reserve(n, |&e| table_hash(e));
     }
 }
 
@@ -604,6 +632,11 @@ impl Builder {
             .intern(v)
             .map_err(|()| "the value is not valid UTF-8 text".to_owned())?;
         codes.push(c);
+        // Mostly new values so far (ids, keys): make room for the rest at once rather
+        // than growing the table step by step.
+        if c == 4095 && codes.len() <= 6144 {
+            interner.reserve(codes.capacity().saturating_sub(codes.len()));
+        }
         Ok(())
     }
 
@@ -627,40 +660,52 @@ impl Builder {
         }
     }
 
-    fn append(mut self, mut other: Builder) -> Builder {
-        match (&mut self, &mut other) {
-            (Builder::Num(a), Builder::Num(b)) => {
-                a.append(b);
-                self
-            }
-            _ => {
-                self.make_text();
-                other.make_text();
-                let (
-                    Builder::Str { codes, interner },
-                    Builder::Str {
-                        codes: oc,
-                        interner: oi,
-                    },
-                ) = (&mut self, other)
-                else {
-                    unreachable!("both converted to text")
-                };
-                let remap: Vec<u32> = oi
-                    .levels
-                    .iter()
-                    .map(|l| interner.intern(l.as_bytes()).expect("levels are UTF-8"))
-                    .collect();
-                codes.extend(oc.into_iter().map(|c| {
-                    if c == MISSING_CODE {
-                        c
-                    } else {
-                        remap[c as usize]
-                    }
-                }));
-                self
-            }
+    /// One column from its parts (in order), as if read in one piece.
+    fn concat(mut parts: Vec<Builder>) -> Builder {
+        if parts.len() <= 1 {
+            return parts.pop().unwrap_or_else(Builder::new);
         }
+        let total: usize = parts.iter().map(Builder::len).sum();
+        if parts.iter().all(|p| matches!(p, Builder::Num(_))) {
+            let mut out = Vec::with_capacity(total);
+            for p in parts {
+                if let Builder::Num(v) = p {
+                    out.extend_from_slice(&v);
+                }
+            }
+            return Builder::Num(out);
+        }
+        let mut parts = parts.into_iter();
+        let mut acc = parts.next().expect("more than one part");
+        acc.make_text();
+        let Builder::Str { codes, interner } = &mut acc else {
+            unreachable!("converted to text")
+        };
+        codes.reserve_exact(total - codes.len());
+        for mut other in parts {
+            other.make_text();
+            let Builder::Str {
+                codes: oc,
+                interner: oi,
+            } = other
+            else {
+                unreachable!("converted to text")
+            };
+            interner.reserve(oi.levels.len());
+            let remap: Vec<u32> = oi
+                .levels
+                .into_iter()
+                .map(|l| interner.intern_owned(l))
+                .collect();
+            codes.extend(oc.into_iter().map(|c| {
+                if c == MISSING_CODE {
+                    c
+                } else {
+                    remap[c as usize]
+                }
+            }));
+        }
+        acc
     }
 
     fn finish(self) -> ColumnData {

@@ -387,7 +387,11 @@ impl Store for SqliteStore {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let known = tx
-            .query_row("SELECT 1 FROM models WHERE usecase_id = ?1 AND version = ?2", [&m.usecase_id, &m.version], |_| Ok(()))
+            .query_row(
+                "SELECT 1 FROM models WHERE usecase_id = ?1 AND version = ?2",
+                [&m.usecase_id, &m.version],
+                |_| Ok(()),
+            )
             .optional()?
             .is_some();
         if known {
@@ -424,7 +428,9 @@ impl Store for SqliteStore {
         let mut stmt = conn.prepare(&format!(
             "SELECT {MODEL_COLUMNS} FROM models WHERE usecase_id = ?1 ORDER BY created_ms DESC, rowid DESC"
         ))?;
-        let rows = stmt.query_map([usecase], model_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let rows = stmt
+            .query_map([usecase], model_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
 
@@ -434,8 +440,14 @@ impl Store for SqliteStore {
         let mut stmt = conn.prepare(&format!(
             "SELECT {MODEL_COLUMNS} FROM models WHERE usecase_id = ?1 AND version LIKE ?2 || '%' ORDER BY version LIMIT 2"
         ))?;
-        let rows = stmt.query_map([usecase, version], model_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(if rows.len() == 1 { rows.into_iter().next() } else { None })
+        let rows = stmt
+            .query_map([usecase, version], model_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(if rows.len() == 1 {
+            rows.into_iter().next()
+        } else {
+            None
+        })
     }
 
     fn model_bytes(&self, m: &ModelRecord) -> Result<Vec<u8>> {
@@ -445,10 +457,17 @@ impl Store for SqliteStore {
             |r| r.get(0),
         )?;
         let path = self.dir.join(&rel);
-        let bytes = std::fs::read(&path).map_err(|source| StoreError::Io { path: path.display().to_string(), source })?;
+        let bytes = std::fs::read(&path).map_err(|source| StoreError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
         let found = hex::encode(Sha256::digest(&bytes));
         if found != m.sha256 {
-            return Err(StoreError::Corrupt { path: path.display().to_string(), expected: m.sha256.clone(), found });
+            return Err(StoreError::Corrupt {
+                path: path.display().to_string(),
+                expected: m.sha256.clone(),
+                found,
+            });
         }
         Ok(bytes)
     }

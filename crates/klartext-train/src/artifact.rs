@@ -20,6 +20,8 @@ pub struct Header {
     pub target: String,
     /// The positive class (classification).
     pub positive: Option<String>,
+    /// The label answered below the threshold (classification).
+    pub negative: Option<String>,
     /// Scores at or above this are labelled positive (classification).
     pub threshold: Option<f64>,
     pub encoder: Encoder,
@@ -60,8 +62,12 @@ impl Artifact {
             )));
         }
         let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes")) as usize;
-        let end = 20usize.checked_add(len).filter(|&e| e <= bytes.len()).ok_or_else(|| TrainError::Artifact("truncated header".into()))?;
-        let header: Header = serde_json::from_slice(&bytes[20..end]).map_err(|e| TrainError::Artifact(format!("header: {e}")))?;
+        let end = 20usize
+            .checked_add(len)
+            .filter(|&e| e <= bytes.len())
+            .ok_or_else(|| TrainError::Artifact("truncated header".into()))?;
+        let header: Header = serde_json::from_slice(&bytes[20..end])
+            .map_err(|e| TrainError::Artifact(format!("header: {e}")))?;
         let model = Model::from_bytes(&bytes[end..])?;
         Ok(Artifact { header, model })
     }

@@ -7,35 +7,71 @@ use klartext_learn::Task;
 use std::fmt::Write;
 
 fn f(x: Option<f64>) -> String {
-    x.map_or("–".into(), |v| if v.is_nan() { "–".into() } else { format!("{v:.4}") })
+    x.map_or("–".into(), |v| {
+        if v.is_nan() {
+            "–".into()
+        } else {
+            format!("{v:.4}")
+        }
+    })
 }
 
-fn metric_rows(m: &Metrics, t: &Metrics, task: Task) -> Vec<(&'static str, Option<f64>, Option<f64>)> {
+fn metric_rows(
+    m: &Metrics,
+    t: &Metrics,
+    task: Task,
+) -> Vec<(&'static str, Option<f64>, Option<f64>)> {
     match task {
         Task::BinaryClassification => vec![
             ("ROC AUC", m.auc, t.auc),
             ("PR AUC", m.pr_auc, t.pr_auc),
             ("log loss", m.log_loss, t.log_loss),
             ("Brier score", m.brier, t.brier),
-            ("calibration error (ECE)", m.calibration_error, t.calibration_error),
+            (
+                "calibration error (ECE)",
+                m.calibration_error,
+                t.calibration_error,
+            ),
             ("lift in top 10%", m.lift_top10, t.lift_top10),
             ("gain in top 10%", m.gain_top10, t.gain_top10),
         ],
-        Task::Regression => vec![("RMSE", m.rmse, t.rmse), ("MAE", m.mae, t.mae), ("R²", m.r2, t.r2)],
+        Task::Regression => vec![
+            ("RMSE", m.rmse, t.rmse),
+            ("MAE", m.mae, t.mae),
+            ("R²", m.r2, t.r2),
+        ],
     }
 }
 
 /// The model card in Markdown.
-pub fn model_card(uc: &UseCase, version: &str, r: &TrainingReport, trained_at: &str, trained_by: &str) -> String {
+pub fn model_card(
+    uc: &UseCase,
+    version: &str,
+    r: &TrainingReport,
+    trained_at: &str,
+    trained_by: &str,
+) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# Model card: {} @ {version}\n", uc.id);
     let _ = writeln!(s, "**{}**\n", uc.title);
-    let verdict = if r.gates_passed { "all gates passed" } else { "**gates failed**: not eligible for promotion without an override" };
+    let verdict = if r.gates_passed {
+        "all gates passed"
+    } else {
+        "**gates failed**: not eligible for promotion without an override"
+    };
     let headline = match r.task {
         Task::BinaryClassification => format!("held-out ROC AUC {}", f(r.metrics.auc)),
-        Task::Regression => format!("held-out RMSE {}, R² {}", f(r.metrics.rmse), f(r.metrics.r2)),
+        Task::Regression => format!(
+            "held-out RMSE {}, R² {}",
+            f(r.metrics.rmse),
+            f(r.metrics.r2)
+        ),
     };
-    let _ = writeln!(s, "Summary: {} chosen by {}-fold cross-validation; {headline}; {verdict}.\n", r.learner, r.cv.k);
+    let _ = writeln!(
+        s,
+        "Summary: {} chosen by {}-fold cross-validation; {headline}; {verdict}.\n",
+        r.learner, r.cv.k
+    );
 
     s.push_str("## Intended use\n\n");
     let _ = writeln!(s, "- Goal: {}", uc.goal);
@@ -45,7 +81,15 @@ pub fn model_card(uc: &UseCase, version: &str, r: &TrainingReport, trained_at: &
     if !uc.business_value.is_empty() {
         let _ = writeln!(s, "- Business value: {}", uc.business_value);
     }
-    let _ = writeln!(s, "- Kind: {} (predicts `{}`{})", uc.kind, uc.data.target, uc.positive_label().map(|p| format!(" = `{p}`")).unwrap_or_default());
+    let _ = writeln!(
+        s,
+        "- Kind: {} (predicts `{}`{})",
+        uc.kind,
+        uc.data.target,
+        uc.positive_label()
+            .map(|p| format!(" = `{p}`"))
+            .unwrap_or_default()
+    );
     let _ = writeln!(s, "- Owner: {}", uc.owner);
     let _ = writeln!(s, "- EU AI Act risk class: {:?}", uc.risk);
     if !uc.legal_basis.is_empty() {
@@ -63,22 +107,55 @@ pub fn model_card(uc: &UseCase, version: &str, r: &TrainingReport, trained_at: &
     s.push('\n');
 
     s.push_str("## Model\n\n");
-    let _ = writeln!(s, "- Version: `{version}` (content hash of the artifact, format {})", r.artifact_format);
+    let _ = writeln!(
+        s,
+        "- Version: `{version}` (content hash of the artifact, format {})",
+        r.artifact_format
+    );
     let _ = writeln!(s, "- Learner: {}", r.learner);
-    let _ = writeln!(s, "- Trained: {trained_at} by {trained_by}, klartext {}", r.klartext_version);
-    let _ = writeln!(s, "- Dataset: `{}` ({} rows; {} without a target value were left out)", r.dataset_id, r.rows_total, r.rows_without_target);
+    let _ = writeln!(
+        s,
+        "- Trained: {trained_at} by {trained_by}, klartext {}",
+        r.klartext_version
+    );
+    let _ = writeln!(
+        s,
+        "- Dataset: `{}` ({} rows; {} without a target value were left out)",
+        r.dataset_id, r.rows_total, r.rows_without_target
+    );
     let _ = writeln!(s, "- Seed: {}", r.seed);
-    let _ = writeln!(s, "- Features ({}): {}", r.features.len(), r.features.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", "));
+    let _ = writeln!(
+        s,
+        "- Features ({}): {}",
+        r.features.len(),
+        r.features
+            .iter()
+            .map(|x| format!("`{x}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     if !uc.data.protected.is_empty() {
         let _ = writeln!(
             s,
             "- Protected attributes (checked for fairness{}): {}",
-            if uc.data.allow_protected_features { ", allowed as features" } else { ", not used as features" },
-            uc.data.protected.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ")
+            if uc.data.allow_protected_features {
+                ", allowed as features"
+            } else {
+                ", not used as features"
+            },
+            uc.data
+                .protected
+                .iter()
+                .map(|x| format!("`{x}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     if let Some(t) = r.threshold {
-        let _ = writeln!(s, "- Decision threshold: {t:.4} (flags as many customers as were positive in training)");
+        let _ = writeln!(
+            s,
+            "- Decision threshold: {t:.4} (flags as many customers as were positive in training)"
+        );
     }
     s.push('\n');
 
@@ -88,7 +165,14 @@ pub fn model_card(uc: &UseCase, version: &str, r: &TrainingReport, trained_at: &
     s.push_str("| candidate | mean | std | rounds |\n| --- | ---: | ---: | ---: |\n");
     for (i, row) in r.cv.rows.iter().enumerate() {
         let mark = if i == r.cv.chosen { " (chosen)" } else { "" };
-        let _ = writeln!(s, "| {}{mark} | {:.4} | {:.4} | {} |", row.name, row.mean, row.std, row.rounds.map_or("–".into(), |x| x.to_string()));
+        let _ = writeln!(
+            s,
+            "| {}{mark} | {:.4} | {:.4} | {} |",
+            row.name,
+            row.mean,
+            row.std,
+            row.rounds.map_or("–".into(), |x| x.to_string())
+        );
     }
     s.push('\n');
 
@@ -96,7 +180,16 @@ pub fn model_card(uc: &UseCase, version: &str, r: &TrainingReport, trained_at: &
     for (name, held, train) in metric_rows(&r.metrics, &r.train_metrics, r.task) {
         let _ = writeln!(s, "| {name} | {} | {} |", f(held), f(train));
     }
-    let _ = writeln!(s, "\nOverfitting gap (training minus held-out {}): {:.4}\n", if r.task == Task::BinaryClassification { "AUC" } else { "R²" }, r.overfit_gap);
+    let _ = writeln!(
+        s,
+        "\nOverfitting gap (training minus held-out {}): {:.4}\n",
+        if r.task == Task::BinaryClassification {
+            "AUC"
+        } else {
+            "R²"
+        },
+        r.overfit_gap
+    );
 
     if !r.fairness.is_empty() {
         s.push_str("## Fairness\n\nDecisions at the threshold, on held-out rows (fairlearn's definitions).\n\n");
@@ -105,7 +198,15 @@ pub fn model_card(uc: &UseCase, version: &str, r: &TrainingReport, trained_at: &
                 p.attribute, p.report.demographic_parity_difference, p.report.demographic_parity_ratio, p.report.equalized_odds_difference);
             s.push_str("| group | rows | selection rate | TPR | FPR |\n| --- | ---: | ---: | ---: | ---: |\n");
             for g in &p.report.groups {
-                let _ = writeln!(s, "| {} | {} | {:.4} | {} | {} |", g.group, g.n, g.selection_rate, f(Some(g.tpr)), f(Some(g.fpr)));
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {:.4} | {} | {} |",
+                    g.group,
+                    g.n,
+                    g.selection_rate,
+                    f(Some(g.tpr)),
+                    f(Some(g.fpr))
+                );
             }
             s.push('\n');
         }
@@ -115,9 +216,19 @@ pub fn model_card(uc: &UseCase, version: &str, r: &TrainingReport, trained_at: &
     if r.gates.is_empty() {
         s.push_str("The use case sets no gates.\n\n");
     } else {
-        s.push_str("| gate | threshold | measured | result | what |\n| --- | ---: | ---: | --- | --- |\n");
+        s.push_str(
+            "| gate | threshold | measured | result | what |\n| --- | ---: | ---: | --- | --- |\n",
+        );
         for g in &r.gates {
-            let _ = writeln!(s, "| {} | {} | {} | {} | {} |", g.gate, g.threshold, f(g.value), if g.passed { "passed" } else { "FAILED" }, g.detail);
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} |",
+                g.gate,
+                g.threshold,
+                f(g.value),
+                if g.passed { "passed" } else { "FAILED" },
+                g.detail
+            );
         }
         s.push('\n');
     }
@@ -133,7 +244,11 @@ pub fn model_card(uc: &UseCase, version: &str, r: &TrainingReport, trained_at: &
     s.push_str("- Scores rank customers; the decision threshold is a business choice and can be changed without retraining.\n");
     s.push_str("- Explanations describe the model, not causes in the world: a feature that raises a score need not cause the outcome.\n");
     if r.rows_test < 500 {
-        let _ = writeln!(s, "- Only {} held-out rows: the figures above are uncertain.", r.rows_test);
+        let _ = writeln!(
+            s,
+            "- Only {} held-out rows: the figures above are uncertain.",
+            r.rows_test
+        );
     }
     s
 }

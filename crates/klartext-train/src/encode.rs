@@ -42,7 +42,10 @@ pub struct Encoder {
 }
 
 /// The columns a use case trains on: features, plus protected columns when allowed.
-pub fn feature_columns<'a>(schema: &'a Schema, uc: &UseCase) -> Vec<&'a klartext_core::ColumnSchema> {
+pub fn feature_columns<'a>(
+    schema: &'a Schema,
+    uc: &UseCase,
+) -> Vec<&'a klartext_core::ColumnSchema> {
     schema
         .columns
         .iter()
@@ -60,7 +63,9 @@ impl Encoder {
     pub fn fit(frame: &Frame, schema: &Schema, uc: &UseCase, rows: &[usize]) -> Result<Encoder> {
         let mut features = Vec::new();
         for cs in feature_columns(schema, uc) {
-            let col = frame.column(&cs.name).ok_or_else(|| TrainError::Data(format!("column `{}` is missing", cs.name)))?;
+            let col = frame
+                .column(&cs.name)
+                .ok_or_else(|| TrainError::Data(format!("column `{}` is missing", cs.name)))?;
             let encoding = match (&col.data, cs.kind) {
                 (ColumnData::Num(v), _) => {
                     let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
@@ -93,7 +98,11 @@ impl Encoder {
                     Encoding::Categorical { levels, other }
                 }
             };
-            features.push(FeatureEncoding { name: cs.name.clone(), kind: cs.kind, encoding });
+            features.push(FeatureEncoding {
+                name: cs.name.clone(),
+                kind: cs.kind,
+                encoding,
+            });
         }
         if features.is_empty() {
             return Err(TrainError::Data(
@@ -107,27 +116,61 @@ impl Encoder {
     pub fn encode(&self, frame: &Frame, rows: &[usize]) -> Result<Features> {
         let mut cols = Vec::with_capacity(self.features.len());
         for f in &self.features {
-            let col = frame
-                .column(&f.name)
-                .ok_or_else(|| TrainError::Input { feature: f.name.clone(), message: "the column is missing".into() })?;
+            let col = frame.column(&f.name).ok_or_else(|| TrainError::Input {
+                feature: f.name.clone(),
+                message: "the column is missing".into(),
+            })?;
             let fc = match (&f.encoding, &col.data) {
-                (Encoding::Numeric { .. }, ColumnData::Num(v)) => FeatureColumn::numeric(&f.name, rows.iter().map(|&r| v[r]).collect()),
+                (Encoding::Numeric { .. }, ColumnData::Num(v)) => {
+                    FeatureColumn::numeric(&f.name, rows.iter().map(|&r| v[r]).collect())
+                }
                 (Encoding::BooleanText, ColumnData::Str(s)) => {
-                    let map: Vec<f64> = s.levels.iter().map(|l| f64::from(u8::from(is_true(l)))).collect();
+                    let map: Vec<f64> = s
+                        .levels
+                        .iter()
+                        .map(|l| f64::from(u8::from(is_true(l))))
+                        .collect();
                     FeatureColumn::numeric(
                         &f.name,
-                        rows.iter().map(|&r| if s.codes[r] == MISSING_CODE { f64::NAN } else { map[s.codes[r] as usize] }).collect(),
+                        rows.iter()
+                            .map(|&r| {
+                                if s.codes[r] == MISSING_CODE {
+                                    f64::NAN
+                                } else {
+                                    map[s.codes[r] as usize]
+                                }
+                            })
+                            .collect(),
                     )
                 }
                 (Encoding::Categorical { levels, other }, ColumnData::Str(s)) => {
-                    let map: Vec<u32> = s.levels.iter().map(|l| code_of(levels, *other, l)).collect();
-                    let codes = rows.iter().map(|&r| if s.codes[r] == MISSING_CODE { MISSING_CODE } else { map[s.codes[r] as usize] }).collect();
+                    let map: Vec<u32> = s
+                        .levels
+                        .iter()
+                        .map(|l| code_of(levels, *other, l))
+                        .collect();
+                    let codes = rows
+                        .iter()
+                        .map(|&r| {
+                            if s.codes[r] == MISSING_CODE {
+                                MISSING_CODE
+                            } else {
+                                map[s.codes[r] as usize]
+                            }
+                        })
+                        .collect();
                     FeatureColumn::categorical(&f.name, codes, n_levels(levels, *other))
                 }
                 (Encoding::Categorical { levels, other }, ColumnData::Num(v)) => {
                     let codes = rows
                         .iter()
-                        .map(|&r| if v[r].is_nan() { MISSING_CODE } else { code_of(levels, *other, &format_number(v[r])) })
+                        .map(|&r| {
+                            if v[r].is_nan() {
+                                MISSING_CODE
+                            } else {
+                                code_of(levels, *other, &format_number(v[r]))
+                            }
+                        })
                         .collect();
                     FeatureColumn::categorical(&f.name, codes, n_levels(levels, *other))
                 }
@@ -153,20 +196,25 @@ impl Encoder {
                 let raw = raw.as_deref().map(str::trim).filter(|v| !v.is_empty());
                 let Some(v) = raw else { return Ok(f64::NAN) };
                 match &f.encoding {
-                    Encoding::Numeric { .. } => {
-                        if f.kind == ColumnKind::Datetime {
-                            klartext_data::datetime::parse_iso(v).or_else(|| v.parse().ok())
-                        } else if f.kind == ColumnKind::Boolean {
-                            Some(f64::from(u8::from(is_true(v))))
-                        } else {
-                            v.parse::<f64>().ok().filter(|x| x.is_finite())
-                        }
-                        .ok_or_else(|| TrainError::Input { feature: f.name.clone(), message: format!("`{v}` is not a {}", f.kind) })
+                    Encoding::Numeric { .. } => if f.kind == ColumnKind::Datetime {
+                        klartext_data::datetime::parse_iso(v).or_else(|| v.parse().ok())
+                    } else if f.kind == ColumnKind::Boolean {
+                        Some(f64::from(u8::from(is_true(v))))
+                    } else {
+                        v.parse::<f64>().ok().filter(|x| x.is_finite())
                     }
+                    .ok_or_else(|| TrainError::Input {
+                        feature: f.name.clone(),
+                        message: format!("`{v}` is not a {}", f.kind),
+                    }),
                     Encoding::BooleanText => Ok(f64::from(u8::from(is_true(v)))),
                     Encoding::Categorical { levels, other } => {
                         let c = code_of(levels, *other, v);
-                        Ok(if c == MISSING_CODE { f64::NAN } else { f64::from(c) })
+                        Ok(if c == MISSING_CODE {
+                            f64::NAN
+                        } else {
+                            f64::from(c)
+                        })
                     }
                 }
             })
@@ -186,7 +234,10 @@ impl Encoder {
             Encoding::Numeric { .. } if f.kind == ColumnKind::Boolean => yes_no(x),
             Encoding::Numeric { .. } => format_number(x),
             Encoding::BooleanText => yes_no(x),
-            Encoding::Categorical { levels, .. } => levels.get(x as usize).cloned().unwrap_or_else(|| "another value".into()),
+            Encoding::Categorical { levels, .. } => levels
+                .get(x as usize)
+                .cloned()
+                .unwrap_or_else(|| "another value".into()),
         }
     }
 }

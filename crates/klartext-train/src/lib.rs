@@ -11,8 +11,9 @@ pub mod encode;
 pub mod error;
 pub mod gates;
 pub mod reasons;
+pub mod score;
 pub mod train;
 
 pub use artifact::Artifact;
 pub use error::{Result, TrainError};
-pub use train::{train, Trained, TrainOptions, TrainingReport};
+pub use train::{train, TrainOptions, Trained, TrainingReport};

@@ -27,14 +27,25 @@ pub fn contributions(encoder: &Encoder, row: &[f64], e: &Explanation) -> Vec<Con
 
 /// Up to `k` sentences for the largest contributions ("tenure_months of 2 raises the
 /// likelihood of churn"). Contributions too small to matter are left out.
-pub fn reasons(encoder: &Encoder, row: &[f64], e: &Explanation, task: Task, target: &str, k: usize) -> Vec<String> {
+pub fn reasons(
+    encoder: &Encoder,
+    row: &[f64],
+    e: &Explanation,
+    task: Task,
+    target: &str,
+    k: usize,
+) -> Vec<String> {
     let total: f64 = e.contributions.iter().map(|c| c.abs()).sum();
     contributions(encoder, row, e)
         .into_iter()
         .filter(|c| total > 0.0 && c.contribution.abs() >= 0.01 * total && c.contribution != 0.0)
         .take(k)
         .map(|c| {
-            let dir = if c.contribution > 0.0 { "raises" } else { "lowers" };
+            let dir = if c.contribution > 0.0 {
+                "raises"
+            } else {
+                "lowers"
+            };
             let what = match task {
                 Task::BinaryClassification => format!("the likelihood of {target}"),
                 Task::Regression => format!("the predicted {target}"),

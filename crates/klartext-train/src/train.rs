@@ -23,7 +23,10 @@ pub struct TrainOptions {
 
 impl Default for TrainOptions {
     fn default() -> Self {
-        TrainOptions { seed: 42, test_fraction: 0.25 }
+        TrainOptions {
+            seed: 42,
+            test_fraction: 0.25,
+        }
     }
 }
 
@@ -111,7 +114,9 @@ pub struct Trained {
 
 impl std::fmt::Debug for Trained {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Trained").field("version", &self.version).finish()
+        f.debug_struct("Trained")
+            .field("version", &self.version)
+            .finish()
     }
 }
 
@@ -128,20 +133,32 @@ pub fn task_of(uc: &UseCase) -> Result<Task> {
 
 /// The target as 0/1 (classification) or numbers; `None` where missing.
 fn target_values(frame: &Frame, uc: &UseCase, task: Task) -> Result<Vec<Option<f64>>> {
-    let col = frame
-        .column(&uc.data.target)
-        .ok_or_else(|| TrainError::Data(format!("the data has no target column `{}`", uc.data.target)))?;
+    let col = frame.column(&uc.data.target).ok_or_else(|| {
+        TrainError::Data(format!(
+            "the data has no target column `{}`",
+            uc.data.target
+        ))
+    })?;
     Ok(match (&col.data, task) {
         (ColumnData::Str(s), Task::BinaryClassification) => {
             let pos: Vec<bool> = s.levels.iter().map(|l| uc.is_positive(l)).collect();
-            s.codes.iter().map(|&c| (c != MISSING_CODE).then(|| f64::from(u8::from(pos[c as usize])))).collect()
+            s.codes
+                .iter()
+                .map(|&c| (c != MISSING_CODE).then(|| f64::from(u8::from(pos[c as usize]))))
+                .collect()
         }
-        (ColumnData::Num(v), Task::BinaryClassification) => {
-            v.iter().map(|&x| (!x.is_nan()).then(|| f64::from(u8::from(uc.is_positive(&format_number(x)))))).collect()
+        (ColumnData::Num(v), Task::BinaryClassification) => v
+            .iter()
+            .map(|&x| (!x.is_nan()).then(|| f64::from(u8::from(uc.is_positive(&format_number(x))))))
+            .collect(),
+        (ColumnData::Num(v), Task::Regression) => {
+            v.iter().map(|&x| (!x.is_nan()).then_some(x)).collect()
         }
-        (ColumnData::Num(v), Task::Regression) => v.iter().map(|&x| (!x.is_nan()).then_some(x)).collect(),
         (ColumnData::Str(_), Task::Regression) => {
-            return Err(TrainError::Data(format!("regression target `{}` is not numeric", uc.data.target)))
+            return Err(TrainError::Data(format!(
+                "regression target `{}` is not numeric",
+                uc.data.target
+            )))
         }
     })
 }
@@ -151,13 +168,31 @@ fn target_values(frame: &Frame, uc: &UseCase, task: Task) -> Result<Vec<Option<f
 fn group_labels(frame: &Frame, column: &str) -> Option<Vec<String>> {
     let col = frame.column(column)?;
     Some(match &col.data {
-        ColumnData::Str(s) => s.codes.iter().map(|&c| if c == MISSING_CODE { "(missing)".into() } else { s.levels[c as usize].clone() }).collect(),
+        ColumnData::Str(s) => s
+            .codes
+            .iter()
+            .map(|&c| {
+                if c == MISSING_CODE {
+                    "(missing)".into()
+                } else {
+                    s.levels[c as usize].clone()
+                }
+            })
+            .collect(),
         ColumnData::Num(v) => {
             let mut distinct: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
             distinct.sort_by(f64::total_cmp);
             distinct.dedup();
             if distinct.len() <= 10 {
-                v.iter().map(|&x| if x.is_nan() { "(missing)".into() } else { format_number(x) }).collect()
+                v.iter()
+                    .map(|&x| {
+                        if x.is_nan() {
+                            "(missing)".into()
+                        } else {
+                            format_number(x)
+                        }
+                    })
+                    .collect()
             } else {
                 let mut sorted: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
                 sorted.sort_by(f64::total_cmp);
@@ -170,7 +205,11 @@ fn group_labels(frame: &Frame, column: &str) -> Option<Vec<String>> {
                         }
                         match edges.iter().position(|&e| x <= e) {
                             Some(0) => format!("up to {}", format_number(edges[0])),
-                            Some(i) => format!("{} to {}", format_number(edges[i - 1]), format_number(edges[i])),
+                            Some(i) => format!(
+                                "{} to {}",
+                                format_number(edges[i - 1]),
+                                format_number(edges[i])
+                            ),
                             None => format!("above {}", format_number(edges[2])),
                         }
                     })
@@ -183,7 +222,10 @@ fn group_labels(frame: &Frame, column: &str) -> Option<Vec<String>> {
 fn metrics_of(task: Task, y: &[f64], raw: &[f64]) -> Result<Metrics> {
     Ok(match task {
         Task::BinaryClassification => {
-            let p: Vec<f64> = raw.iter().map(|&r| klartext_learn::model::sigmoid(r)).collect();
+            let p: Vec<f64> = raw
+                .iter()
+                .map(|&r| klartext_learn::model::sigmoid(r))
+                .collect();
             let m = metrics::binary_metrics(y, &p)?;
             Metrics {
                 n: m.n,
@@ -199,7 +241,13 @@ fn metrics_of(task: Task, y: &[f64], raw: &[f64]) -> Result<Metrics> {
         }
         Task::Regression => {
             let m = metrics::regression_metrics(y, raw)?;
-            Metrics { n: m.n, rmse: Some(m.rmse), mae: Some(m.mae), r2: Some(m.r2), ..Metrics::default() }
+            Metrics {
+                n: m.n,
+                rmse: Some(m.rmse),
+                mae: Some(m.mae),
+                r2: Some(m.r2),
+                ..Metrics::default()
+            }
         }
     })
 }
@@ -220,9 +268,15 @@ pub fn train(
     let labelled: Vec<usize> = (0..frame.n_rows).filter(|&i| target[i].is_some()).collect();
     let rows_without_target = frame.n_rows - labelled.len();
     if labelled.len() < 20 {
-        return Err(TrainError::Data(format!("only {} rows have a target value; training needs at least 20", labelled.len())));
+        return Err(TrainError::Data(format!(
+            "only {} rows have a target value; training needs at least 20",
+            labelled.len()
+        )));
     }
-    let y_all: Vec<f64> = labelled.iter().map(|&i| target[i].expect("labelled")).collect();
+    let y_all: Vec<f64> = labelled
+        .iter()
+        .map(|&i| target[i].expect("labelled"))
+        .collect();
 
     // Held-out rows: the latest ones when the use case names a time column (the model
     // must predict the future), else a stratified random share.
@@ -232,19 +286,45 @@ pub fn train(
             Task::BinaryClassification => "stratified",
             Task::Regression => "random",
         };
-        (tr, te, format!("{how} {:.0}/{:.0} split, seed {}", (1.0 - opts.test_fraction) * 100.0, opts.test_fraction * 100.0, opts.seed))
+        (
+            tr,
+            te,
+            format!(
+                "{how} {:.0}/{:.0} split, seed {}",
+                (1.0 - opts.test_fraction) * 100.0,
+                opts.test_fraction * 100.0,
+                opts.seed
+            ),
+        )
     } else {
         let time = match frame.column(&uc.data.time).map(|c| &c.data) {
             Some(ColumnData::Num(v)) => v,
-            _ => return Err(TrainError::Data(format!("time column `{}` is not a date or number", uc.data.time))),
+            _ => {
+                return Err(TrainError::Data(format!(
+                    "time column `{}` is not a date or number",
+                    uc.data.time
+                )))
+            }
         };
         let mut order: Vec<usize> = (0..labelled.len()).collect();
-        order.sort_by(|&a, &b| time[labelled[a]].total_cmp(&time[labelled[b]]).then(a.cmp(&b)));
+        order.sort_by(|&a, &b| {
+            time[labelled[a]]
+                .total_cmp(&time[labelled[b]])
+                .then(a.cmp(&b))
+        });
         let cut = ((1.0 - opts.test_fraction) * order.len() as f64).round() as usize;
         let (mut tr, mut te) = (order[..cut].to_vec(), order[cut..].to_vec());
         tr.sort_unstable();
         te.sort_unstable();
-        (tr, te, format!("time-ordered on `{}`: the latest {:.0}% held out", uc.data.time, opts.test_fraction * 100.0))
+        (
+            tr,
+            te,
+            format!(
+                "time-ordered on `{}`: the latest {:.0}% held out",
+                uc.data.time,
+                opts.test_fraction * 100.0
+            ),
+        )
     };
     let train_rows: Vec<usize> = train_pos.iter().map(|&p| labelled[p]).collect();
     let test_rows: Vec<usize> = test_pos.iter().map(|&p| labelled[p]).collect();
@@ -279,7 +359,10 @@ pub fn train(
 
     // Classification labels: flag as many customers as were positive in training.
     let threshold = (task == Task::BinaryClassification).then(|| {
-        let mut p: Vec<f64> = raw_train.iter().map(|&r| klartext_learn::model::sigmoid(r)).collect();
+        let mut p: Vec<f64> = raw_train
+            .iter()
+            .map(|&r| klartext_learn::model::sigmoid(r))
+            .collect();
         p.sort_by(|a, b| b.total_cmp(a));
         let rate = y_train.iter().sum::<f64>() / y_train.len() as f64;
         let k = ((rate * p.len() as f64).round() as usize).clamp(1, p.len());
@@ -288,12 +371,18 @@ pub fn train(
 
     let mut fairness = Vec::new();
     if let Some(t) = threshold {
-        let p_test: Vec<f64> = raw_test.iter().map(|&r| klartext_learn::model::sigmoid(r)).collect();
+        let p_test: Vec<f64> = raw_test
+            .iter()
+            .map(|&r| klartext_learn::model::sigmoid(r))
+            .collect();
         let decided = decisions(&p_test, t);
         for attr in &uc.data.protected {
             if let Some(all) = group_labels(frame, attr) {
                 let groups: Vec<&str> = test_rows.iter().map(|&r| all[r].as_str()).collect();
-                fairness.push(ProtectedFairness { attribute: attr.clone(), report: fairness_report(&y_test, &decided, &groups)? });
+                fairness.push(ProtectedFairness {
+                    attribute: attr.clone(),
+                    report: fairness_report(&y_test, &decided, &groups)?,
+                });
             }
         }
     }
@@ -304,6 +393,7 @@ pub fn train(
         task,
         target: uc.data.target.clone(),
         positive: uc.positive_label(),
+        negative: negative_label(frame, uc, task),
         threshold,
         encoder: encoder.clone(),
         dataset_id: dataset_id.to_owned(),
@@ -340,7 +430,30 @@ pub fn train(
     };
     report.gates = evaluate_gates(uc, &report, data_report);
     report.gates_passed = report.gates.iter().all(|g| g.passed);
-    Ok(Trained { artifact, bytes, version, sha256, report })
+    Ok(Trained {
+        artifact,
+        bytes,
+        version,
+        sha256,
+        report,
+    })
+}
+
+/// The most frequent target value that is not positive, as labels name it.
+fn negative_label(frame: &Frame, uc: &UseCase, task: Task) -> Option<String> {
+    if task != Task::BinaryClassification {
+        return None;
+    }
+    match &frame.column(&uc.data.target)?.data {
+        ColumnData::Str(s) => {
+            let counts = s.level_counts();
+            (0..s.levels.len())
+                .filter(|&i| counts[i] > 0 && !uc.is_positive(&s.levels[i]))
+                .max_by_key(|&i| (counts[i], std::cmp::Reverse(i)))
+                .map(|i| s.levels[i].clone())
+        }
+        ColumnData::Num(_) => Some("0".into()),
+    }
 }
 
 /// Mean |contribution| per feature over (up to 2,000) held-out rows.
@@ -359,8 +472,15 @@ fn importance(model: &Model, encoder: &Encoder, x: &Features) -> Result<Vec<Impo
         .features
         .iter()
         .zip(sums)
-        .map(|(f, s)| Importance { feature: f.name.clone(), mean_abs_contribution: if n == 0 { 0.0 } else { s / n as f64 } })
+        .map(|(f, s)| Importance {
+            feature: f.name.clone(),
+            mean_abs_contribution: if n == 0 { 0.0 } else { s / n as f64 },
+        })
         .collect();
-    out.sort_by(|a, b| b.mean_abs_contribution.total_cmp(&a.mean_abs_contribution).then(a.feature.cmp(&b.feature)));
+    out.sort_by(|a, b| {
+        b.mean_abs_contribution
+            .total_cmp(&a.mean_abs_contribution)
+            .then(a.feature.cmp(&b.feature))
+    });
     Ok(out)
 }

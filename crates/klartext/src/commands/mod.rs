@@ -19,9 +19,19 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Usecase(c) => usecase::run(project, c),
         Command::Data(c) => data::run(project, c),
         Command::Audit(c) => audit::run(project, c),
-        Command::Train { usecase, dataset, seed, json } => {
-            train::run(&crate::project::Project::find(project)?, &usecase, dataset.as_deref(), seed, json).map(drop)
-        }
+        Command::Train {
+            usecase,
+            dataset,
+            seed,
+            json,
+        } => train::run(
+            &crate::project::Project::find(project)?,
+            &usecase,
+            dataset.as_deref(),
+            seed,
+            json,
+        )
+        .map(drop),
         Command::Models(c) => models::run(project, c),
         Command::Card { target, output } => models::card(project, &target, output.as_deref()),
     }

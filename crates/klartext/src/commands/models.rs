@@ -46,7 +46,10 @@ pub fn run(project: Option<&Path>, cmd: ModelsCommand) -> Result<()> {
                 return Ok(());
             }
             if models.is_empty() {
-                emit(&format!("use case `{}` has no model versions; train one with `klartext train {}`\n", uc.id, uc.id));
+                emit(&format!(
+                    "use case `{}` has no model versions; train one with `klartext train {}`\n",
+                    uc.id, uc.id
+                ));
                 return Ok(());
             }
             let rows: Vec<Vec<String>> = models
@@ -54,20 +57,33 @@ pub fn run(project: Option<&Path>, cmd: ModelsCommand) -> Result<()> {
                 .map(|m| {
                     let metric = ["auc", "rmse"]
                         .iter()
-                        .find_map(|k| m.report["metrics"][k].as_f64().map(|v| format!("{k} {v:.4}")))
+                        .find_map(|k| {
+                            m.report["metrics"][k]
+                                .as_f64()
+                                .map(|v| format!("{k} {v:.4}"))
+                        })
                         .unwrap_or_default();
                     vec![
                         m.version.clone(),
                         m.learner.clone(),
                         metric,
-                        if m.gates_passed { "passed".into() } else { "failed".into() },
+                        if m.gates_passed {
+                            "passed".into()
+                        } else {
+                            "failed".into()
+                        },
                         m.dataset_id.clone(),
                         time_ms(m.created_ms),
                         m.created_by.clone(),
                     ]
                 })
                 .collect();
-            emit(&table(&["version", "learner", "held-out", "gates", "dataset", "trained", "by"], &rows));
+            emit(&table(
+                &[
+                    "version", "learner", "held-out", "gates", "dataset", "trained", "by",
+                ],
+                &rows,
+            ));
             Ok(())
         }
         ModelsCommand::Show { target, json } => {
@@ -85,7 +101,12 @@ pub fn run(project: Option<&Path>, cmd: ModelsCommand) -> Result<()> {
                     Ok(r) => emit(&super::train::summary(&m.usecase_id, &m.version, &r, false)),
                     Err(_) => print_json(&m.report),
                 }
-                emit(&format!("Trained {} by {}; artifact sha256 {}\n", time_ms(m.created_ms), m.created_by, m.sha256));
+                emit(&format!(
+                    "Trained {} by {}; artifact sha256 {}\n",
+                    time_ms(m.created_ms),
+                    m.created_by,
+                    m.sha256
+                ));
             }
             Ok(())
         }
@@ -97,8 +118,14 @@ pub fn card(project: Option<&Path>, target: &str, output: Option<&Path>) -> Resu
     let m = find(&p, target)?;
     match output {
         Some(path) => {
-            std::fs::write(path, &m.card).with_context(|| format!("cannot write {}", path.display()))?;
-            emit(&format!("Wrote the model card of {}@{} to {}\n", m.usecase_id, m.version, path.display()));
+            std::fs::write(path, &m.card)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            emit(&format!(
+                "Wrote the model card of {}@{} to {}\n",
+                m.usecase_id,
+                m.version,
+                path.display()
+            ));
         }
         None => emit(&m.card),
     }

@@ -56,10 +56,15 @@ pub fn run(dir: &Path, rows: usize, seed: u64) -> Result<()> {
     println!("\n5. Training: cross-validating a logistic baseline and gradient-boosted trees, then judging the choice on held-out rows:\n");
     let version = super::train::run(&p, "churn", Some(&id), seed, false)?;
     let store = p.open_store()?;
-    let model = klartext_store::Store::model(&store, "churn", &version)?.context("the model just trained is registered")?;
+    let model = klartext_store::Store::model(&store, "churn", &version)?
+        .context("the model just trained is registered")?;
     let card_path = p.root.join(format!("model-card-churn-{version}.md"));
-    std::fs::write(&card_path, &model.card).with_context(|| format!("cannot write {}", card_path.display()))?;
-    println!("6. The model card is in {}; its summary:\n", card_path.display());
+    std::fs::write(&card_path, &model.card)
+        .with_context(|| format!("cannot write {}", card_path.display()))?;
+    println!(
+        "6. The model card is in {}; its summary:\n",
+        card_path.display()
+    );
     for line in model.card.lines().skip(2).take(3).filter(|l| !l.is_empty()) {
         println!("   {line}");
     }

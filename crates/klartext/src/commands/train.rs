@@ -12,7 +12,13 @@ use klartext_train::{train, TrainOptions};
 use std::io::IsTerminal;
 
 /// Train and register; returns the version id.
-pub fn run(p: &Project, usecase: &str, dataset: Option<&str>, seed: u64, json: bool) -> Result<String> {
+pub fn run(
+    p: &Project,
+    usecase: &str,
+    dataset: Option<&str>,
+    seed: u64,
+    json: bool,
+) -> Result<String> {
     let uc = p.usecase(usecase)?;
     let store = p.open_store()?;
     let reg = match dataset {
@@ -23,8 +29,11 @@ pub fn run(p: &Project, usecase: &str, dataset: Option<&str>, seed: u64, json: b
             format!("use case `{}` has no dataset yet; add one with `klartext data add FILE --usecase {}`", uc.id, uc.id)
         })?,
     };
-    let record = store.dataset(&reg.dataset_id)?.context("registration without its dataset")?;
-    let snapshot: SnapshotInfo = serde_json::from_value(record.snapshot.clone()).context("stored snapshot description is unreadable")?;
+    let record = store
+        .dataset(&reg.dataset_id)?
+        .context("registration without its dataset")?;
+    let snapshot: SnapshotInfo = serde_json::from_value(record.snapshot.clone())
+        .context("stored snapshot description is unreadable")?;
     let bytes = store.snapshot_bytes(&record)?;
     let frame = load_snapshot(&bytes, &snapshot, &reg.schema, Some(&uc))?;
     drop(bytes);
@@ -33,7 +42,10 @@ pub fn run(p: &Project, usecase: &str, dataset: Option<&str>, seed: u64, json: b
     if !std::io::stderr().is_terminal() {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
-    bar.set_style(ProgressStyle::with_template("{spinner} {msg} [{bar:20}] {pos}/{len} ({elapsed})").expect("static template"));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{bar:20}] {pos}/{len} ({elapsed})")
+            .expect("static template"),
+    );
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     let mut on_progress = |ev: &Progress| match ev {
         Progress::Candidate { index, total, name } => {
@@ -44,12 +56,29 @@ pub fn run(p: &Project, usecase: &str, dataset: Option<&str>, seed: u64, json: b
         Progress::CandidateDone { .. } => bar.inc(1),
         Progress::Refit { name } => bar.set_message(format!("refitting {name}")),
     };
-    let trained = train(&frame, &reg.schema, &uc, &record.id, Some(&reg.report), &TrainOptions { seed, ..TrainOptions::default() }, &mut on_progress)?;
+    let trained = train(
+        &frame,
+        &reg.schema,
+        &uc,
+        &record.id,
+        Some(&reg.report),
+        &TrainOptions {
+            seed,
+            ..TrainOptions::default()
+        },
+        &mut on_progress,
+    )?;
     bar.finish_and_clear();
 
     let who = actor();
     let created_ms = now_ms();
-    let card = klartext_train::card::model_card(&uc, &trained.version, &trained.report, &time_ms(created_ms), &who);
+    let card = klartext_train::card::model_card(
+        &uc,
+        &trained.version,
+        &trained.report,
+        &time_ms(created_ms),
+        &who,
+    );
     let blob = store.put_artifact(&trained.sha256, &trained.bytes)?;
     let r = &trained.report;
     let rec = ModelRecord {
@@ -84,37 +113,53 @@ pub fn run(p: &Project, usecase: &str, dataset: Option<&str>, seed: u64, json: b
             "importance": r.importance,
         }));
     } else {
-        emit(&summary(&uc.id, &trained.version, r, outcome == Registered::Existing));
+        emit(&summary(
+            &uc.id,
+            &trained.version,
+            r,
+            outcome == Registered::Existing,
+        ));
     }
     Ok(trained.version)
 }
 
 /// The training result as a person reads it.
-pub fn summary(usecase: &str, version: &str, r: &klartext_train::TrainingReport, existing: bool) -> String {
+pub fn summary(
+    usecase: &str,
+    version: &str,
+    r: &klartext_train::TrainingReport,
+    existing: bool,
+) -> String {
     let mut out = format!(
         "Model {usecase}@{version}{}: {} on dataset {} ({} training rows, {} held out; {})\n\n",
-        if existing { " (already registered: same data, same seed)" } else { "" },
+        if existing {
+            " (already registered: same data, same seed)"
+        } else {
+            ""
+        },
         r.learner,
         r.dataset_id,
         r.rows_train,
         r.rows_test,
         r.split
     );
-    let rows: Vec<Vec<String>> = r
-        .cv
-        .rows
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            vec![
-                format!("{}{}", c.name, if i == r.cv.chosen { " *" } else { "" }),
-                format!("{:.4}", c.mean),
-                format!("{:.4}", c.std),
-                c.rounds.map_or(String::new(), |x| x.to_string()),
-            ]
-        })
-        .collect();
-    out.push_str(&format!("{}-fold cross-validation ({}; * chosen):\n", r.cv.k, r.cv.metric));
+    let rows: Vec<Vec<String>> =
+        r.cv.rows
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                vec![
+                    format!("{}{}", c.name, if i == r.cv.chosen { " *" } else { "" }),
+                    format!("{:.4}", c.mean),
+                    format!("{:.4}", c.std),
+                    c.rounds.map_or(String::new(), |x| x.to_string()),
+                ]
+            })
+            .collect();
+    out.push_str(&format!(
+        "{}-fold cross-validation ({}; * chosen):\n",
+        r.cv.k, r.cv.metric
+    ));
     out.push_str(&table(&["candidate", "mean", "std", "rounds"], &rows));
     let m = &r.metrics;
     let fmt = |x: Option<f64>| x.map_or("-".into(), |v| format!("{v:.4}"));
@@ -138,14 +183,34 @@ pub fn summary(usecase: &str, version: &str, r: &klartext_train::TrainingReport,
         let rows: Vec<Vec<String>> = r
             .gates
             .iter()
-            .map(|g| vec![g.gate.clone(), g.threshold.to_string(), fmt(g.value), if g.passed { "passed".into() } else { "FAILED".into() }])
+            .map(|g| {
+                vec![
+                    g.gate.clone(),
+                    g.threshold.to_string(),
+                    fmt(g.value),
+                    if g.passed {
+                        "passed".into()
+                    } else {
+                        "FAILED".into()
+                    },
+                ]
+            })
             .collect();
         out.push_str(&table(&["gate", "threshold", "measured", "result"], &rows));
     }
     out.push_str(&format!(
         "\n{}\nTop drivers: {}\n",
-        if r.gates_passed { "All gates passed." } else { "Some gates failed: this version cannot be promoted without an override." },
-        r.importance.iter().take(5).map(|i| i.feature.as_str()).collect::<Vec<_>>().join(", ")
+        if r.gates_passed {
+            "All gates passed."
+        } else {
+            "Some gates failed: this version cannot be promoted without an override."
+        },
+        r.importance
+            .iter()
+            .take(5)
+            .map(|i| i.feature.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
     out
 }
