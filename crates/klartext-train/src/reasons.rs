@@ -36,6 +36,12 @@ pub fn reasons(
     k: usize,
 ) -> Vec<String> {
     let total: f64 = e.contributions.iter().map(|c| c.abs()).sum();
+    let is_label = |name: &str| {
+        encoder.features.iter().find(|f| f.name == name).is_some_and(|f| {
+            !matches!(f.encoding, crate::encode::Encoding::Numeric { .. })
+                || f.kind == klartext_core::ColumnKind::Boolean
+        })
+    };
     contributions(encoder, row, e)
         .into_iter()
         .filter(|c| total > 0.0 && c.contribution.abs() >= 0.01 * total && c.contribution != 0.0)
@@ -52,6 +58,8 @@ pub fn reasons(
             };
             if c.value == "missing" {
                 format!("{} being unknown {dir} {what}", c.feature)
+            } else if is_label(&c.feature) {
+                format!("{} = {} {dir} {what}", c.feature, c.value)
             } else {
                 format!("{} of {} {dir} {what}", c.feature, c.value)
             }

@@ -775,6 +775,7 @@ title = "Monthly charges"
 goal = "Estimate what a customer pays per month."
 kind = "regression"
 owner = "crm-team@example.com"
+risk = "minimal"
 
 [data]
 target = "monthly_charges"

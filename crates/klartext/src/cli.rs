@@ -53,6 +53,24 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Score a file offline: the input's id column, `score`, `label` and `reasons`.
+    Score {
+        usecase: String,
+        /// CSV, NDJSON or Parquet (gzip allowed), with the model's feature columns.
+        #[arg(long, short)]
+        input: PathBuf,
+        /// CSV or NDJSON, by extension.
+        #[arg(long, short)]
+        output: PathBuf,
+        /// The model version (default: the newest whose gates passed).
+        #[arg(long)]
+        model: Option<String>,
+        /// Leave out reasons (faster).
+        #[arg(long)]
+        no_reasons: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Model versions.
     #[command(subcommand)]
     Models(ModelsCommand),

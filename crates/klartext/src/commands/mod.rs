@@ -5,6 +5,7 @@ mod data;
 mod init;
 mod models;
 mod quickstart;
+mod score;
 mod train;
 mod usecase;
 
@@ -33,6 +34,15 @@ pub fn run(cli: Cli) -> Result<()> {
         )
         .map(drop),
         Command::Models(c) => models::run(project, c),
+        Command::Score { usecase, input, output, model, no_reasons, json } => score::run(
+            &crate::project::Project::find(project)?,
+            &usecase,
+            &input,
+            &output,
+            model.as_deref(),
+            !no_reasons,
+            json,
+        ),
         Command::Card { target, output } => models::card(project, &target, output.as_deref()),
     }
 }
