@@ -66,6 +66,18 @@ impl SqliteStore {
         )?)
     }
 
+    /// A stored file's bytes, refused when they no longer match their recorded hash.
+    fn read_verified(&self, rel: &str, sha256: &str) -> Result<Vec<u8>> {
+        let path = self.dir.join(rel);
+        let shown = || path.display().to_string();
+        let bytes = std::fs::read(&path).map_err(|source| StoreError::Io { path: shown(), source })?;
+        let found = hex::encode(Sha256::digest(&bytes));
+        if found != sha256 {
+            return Err(StoreError::Corrupt { path: shown(), expected: sha256.to_owned(), found });
+        }
+        Ok(bytes)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite inconsistent: keep going.
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
@@ -216,20 +228,7 @@ impl Store for SqliteStore {
             [&dataset.id],
             |r| r.get(0),
         )?;
-        let path = self.dir.join(&rel);
-        let bytes = std::fs::read(&path).map_err(|source| StoreError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let found = hex::encode(Sha256::digest(&bytes));
-        if found != dataset.sha256 {
-            return Err(StoreError::Corrupt {
-                path: path.display().to_string(),
-                expected: dataset.sha256.clone(),
-                found,
-            });
-        }
-        Ok(bytes)
+        self.read_verified(&rel, &dataset.sha256)
     }
 
     fn register_dataset(
@@ -456,20 +455,7 @@ impl Store for SqliteStore {
             [&m.usecase_id, &m.version],
             |r| r.get(0),
         )?;
-        let path = self.dir.join(&rel);
-        let bytes = std::fs::read(&path).map_err(|source| StoreError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let found = hex::encode(Sha256::digest(&bytes));
-        if found != m.sha256 {
-            return Err(StoreError::Corrupt {
-                path: path.display().to_string(),
-                expected: m.sha256.clone(),
-                found,
-            });
-        }
-        Ok(bytes)
+        self.read_verified(&rel, &m.sha256)
     }
 }
 
