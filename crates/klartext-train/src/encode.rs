@@ -12,14 +12,16 @@ use serde::{Deserialize, Serialize};
 /// a handful of rows cannot carve out a split of their own.
 pub const MIN_CATEGORY_ROWS: u64 = 10;
 
-/// Text values that count as true for boolean features.
+/// Text values that count as true, and as false, for boolean features.
 const TRUE_WORDS: &[&str] = &["yes", "true", "y", "t", "ja", "j", "oui", "si", "1"];
+const FALSE_WORDS: &[&str] = &["no", "false", "n", "f", "nein", "non", "0"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "encoding", rename_all = "snake_case")]
 pub enum Encoding {
-    /// Numbers as they are (dates as Unix seconds, booleans as 0/1).
-    Numeric { min: f64, max: f64 },
+    /// Numbers as they are (dates as Unix seconds, booleans as 0/1), with the range
+    /// seen in training (`None` when every training value was missing).
+    Numeric { min: Option<f64>, max: Option<f64> },
     /// Text read as yes/no: 1 for a yes-like word, 0 otherwise.
     BooleanText,
     /// Known levels in order; an unseen or rare level maps to `other` when the
@@ -76,7 +78,9 @@ impl Encoder {
                             max = max.max(x);
                         }
                     }
-                    Encoding::Numeric { min, max }
+                    // JSON has no infinity: a column without values has no range.
+                    let seen = min <= max;
+                    Encoding::Numeric { min: seen.then_some(min), max: seen.then_some(max) }
                 }
                 (ColumnData::Str(_), ColumnKind::Boolean) => Encoding::BooleanText,
                 (ColumnData::Str(s), _) => {
@@ -195,19 +199,21 @@ impl Encoder {
                 let raw = get(&f.name);
                 let raw = raw.as_deref().map(str::trim).filter(|v| !v.is_empty());
                 let Some(v) = raw else { return Ok(f64::NAN) };
+                let bad = || TrainError::Input {
+                    feature: f.name.clone(),
+                    message: format!("`{v}` is not {}", expected(f.kind)),
+                };
                 match &f.encoding {
                     Encoding::Numeric { .. } => if f.kind == ColumnKind::Datetime {
-                        klartext_data::datetime::parse_iso(v).or_else(|| v.parse().ok())
+                        klartext_data::datetime::parse_iso(v).or_else(|| v.parse::<f64>().ok())
                     } else if f.kind == ColumnKind::Boolean {
-                        Some(f64::from(u8::from(is_true(v))))
+                        parse_bool(v)
                     } else {
-                        v.parse::<f64>().ok().filter(|x| x.is_finite())
+                        v.parse::<f64>().ok()
                     }
-                    .ok_or_else(|| TrainError::Input {
-                        feature: f.name.clone(),
-                        message: format!("`{v}` is not a {}", f.kind),
-                    }),
-                    Encoding::BooleanText => Ok(f64::from(u8::from(is_true(v)))),
+                    .filter(|x| x.is_finite())
+                    .ok_or_else(bad),
+                    Encoding::BooleanText => parse_bool(v).ok_or_else(bad),
                     Encoding::Categorical { levels, other } => {
                         let c = code_of(levels, *other, v);
                         Ok(if c == MISSING_CODE {
@@ -248,6 +254,27 @@ fn yes_no(x: f64) -> String {
 
 fn is_true(v: &str) -> bool {
     TRUE_WORDS.contains(&v.trim().to_ascii_lowercase().as_str())
+}
+
+/// 1 for a yes-like word, 0 for a no-like word, `None` for anything else.
+fn parse_bool(v: &str) -> Option<f64> {
+    let l = v.trim().to_ascii_lowercase();
+    if TRUE_WORDS.contains(&l.as_str()) {
+        Some(1.0)
+    } else if FALSE_WORDS.contains(&l.as_str()) {
+        Some(0.0)
+    } else {
+        None
+    }
+}
+
+fn expected(kind: ColumnKind) -> &'static str {
+    match kind {
+        ColumnKind::Boolean => "yes or no (true/false, 1/0)",
+        ColumnKind::Datetime => "a date (YYYY-MM-DD, optionally with time) or Unix seconds",
+        ColumnKind::Integer | ColumnKind::Numeric => "a number",
+        _ => "a valid value",
+    }
 }
 
 fn n_levels(levels: &[String], other: bool) -> u32 {
