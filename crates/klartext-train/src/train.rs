@@ -307,11 +307,16 @@ pub fn train(
             }
         };
         let mut order: Vec<usize> = (0..labelled.len()).collect();
-        order.sort_by(|&a, &b| {
-            time[labelled[a]]
-                .total_cmp(&time[labelled[b]])
-                .then(a.cmp(&b))
-        });
+        // Rows without a time cannot be "the latest": they stay in training.
+        let when = |i: usize| {
+            let t = time[labelled[i]];
+            if t.is_nan() {
+                f64::NEG_INFINITY
+            } else {
+                t
+            }
+        };
+        order.sort_by(|&a, &b| when(a).total_cmp(&when(b)).then(a.cmp(&b)));
         let cut = ((1.0 - opts.test_fraction) * order.len() as f64).round() as usize;
         let (mut tr, mut te) = (order[..cut].to_vec(), order[cut..].to_vec());
         tr.sort_unstable();
