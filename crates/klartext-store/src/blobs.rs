@@ -18,11 +18,8 @@ pub(crate) fn write_temp(dir: &Path, bytes: &[u8]) -> Result<PathBuf> {
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = dir.join(format!(".staged.{}.{n}.tmp", std::process::id()));
     let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
-    let t = std::time::Instant::now();
     f.write_all(bytes).map_err(io(&tmp))?;
-    eprintln!("TT write {:?}", t.elapsed());
     f.sync_all().map_err(io(&tmp))?;
-    eprintln!("TT write+fsync {:?}", t.elapsed());
     Ok(tmp)
 }
 

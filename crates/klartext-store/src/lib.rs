@@ -87,6 +87,74 @@ pub enum Registered {
     Existing,
 }
 
+/// What an API key may do: a scorer predicts and sends feedback; an operator and an
+/// admin may do everything the API offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyRole {
+    Scorer,
+    Operator,
+    Admin,
+}
+
+impl KeyRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyRole::Scorer => "scorer",
+            KeyRole::Operator => "operator",
+            KeyRole::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<KeyRole> {
+        match s {
+            "scorer" => Some(KeyRole::Scorer),
+            "operator" => Some(KeyRole::Operator),
+            "admin" => Some(KeyRole::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// An API key as stored: the secret itself is never kept, only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKey {
+    pub id: String,
+    pub role: KeyRole,
+    /// Hex SHA-256 of the secret.
+    pub key_sha256: String,
+    pub created_ms: i64,
+    pub created_by: String,
+    pub revoked_ms: Option<i64>,
+}
+
+/// One served prediction, as logged before its answer goes out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictionRecord {
+    pub prediction_id: String,
+    pub at_ms: i64,
+    pub usecase_id: String,
+    pub model_version: String,
+    pub subject_id: Option<String>,
+    /// Hex SHA-256 of the canonical input JSON (the input itself is not kept).
+    pub input_digest: String,
+    /// Score, label and top reasons (owned by the server, opaque here).
+    pub output: serde_json::Value,
+    pub latency_us: i64,
+    /// The API key id of the caller.
+    pub caller: String,
+    pub fallback: bool,
+}
+
+/// A real outcome attached to a logged prediction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Feedback {
+    pub prediction_id: String,
+    pub outcome: serde_json::Value,
+    pub at_ms: i64,
+    pub caller: String,
+}
+
 /// Everything klartext keeps. Implementations must make each call atomic: after a crash
 /// a call either happened completely or not at all.
 pub trait Store: Send + Sync {
@@ -146,6 +214,30 @@ pub trait Store: Send + Sync {
 
     /// Recompute the hash chain; `Ok(None)` when intact, else the first broken sequence number.
     fn verify_audit(&self) -> Result<Option<i64>>;
+
+    /// Store a new API key with a `key.created` audit event, in one transaction.
+    fn create_key(&self, key: &ApiKey) -> Result<()>;
+
+    /// Every API key, oldest first.
+    fn keys(&self) -> Result<Vec<ApiKey>>;
+
+    /// The key whose secret hashes to `key_sha256`, revoked or not.
+    fn key_by_hash(&self, key_sha256: &str) -> Result<Option<ApiKey>>;
+
+    /// Revoke a key with a `key.revoked` audit event; `false` when no such key exists.
+    /// Revoking a revoked key changes nothing and returns `true`.
+    fn revoke_key(&self, id: &str, actor: &str) -> Result<bool>;
+
+    /// Append prediction log rows in one transaction (group commit): all or none.
+    fn log_predictions(&self, rows: &[PredictionRecord]) -> Result<()>;
+
+    fn prediction(&self, id: &str) -> Result<Option<PredictionRecord>>;
+
+    /// Attach an outcome to a logged prediction; `false` when the prediction is unknown.
+    fn add_feedback(&self, feedback: &Feedback) -> Result<bool>;
+
+    /// The outcomes attached to a prediction, oldest first.
+    fn feedback(&self, prediction_id: &str) -> Result<Vec<Feedback>>;
 }
 
 /// Milliseconds since the Unix epoch, now.

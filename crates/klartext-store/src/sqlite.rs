@@ -3,7 +3,10 @@
 use crate::audit::{canonical, chain_hash, AuditEvent, NewAuditEvent, GENESIS};
 use crate::blobs;
 use crate::error::{Result, StoreError};
-use crate::{now_ms, DatasetRecord, ModelRecord, Registered, Registration, StagedSnapshot, Store};
+use crate::{
+    now_ms, ApiKey, DatasetRecord, Feedback, KeyRole, ModelRecord, PredictionRecord, Registered,
+    Registration, StagedSnapshot, Store,
+};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -13,6 +16,7 @@ use std::sync::Mutex;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_initial.sql")),
     (2, include_str!("../migrations/0002_models.sql")),
+    (3, include_str!("../migrations/0003_serving.sql")),
 ];
 
 pub struct SqliteStore {
@@ -70,10 +74,17 @@ impl SqliteStore {
     fn read_verified(&self, rel: &str, sha256: &str) -> Result<Vec<u8>> {
         let path = self.dir.join(rel);
         let shown = || path.display().to_string();
-        let bytes = std::fs::read(&path).map_err(|source| StoreError::Io { path: shown(), source })?;
+        let bytes = std::fs::read(&path).map_err(|source| StoreError::Io {
+            path: shown(),
+            source,
+        })?;
         let found = hex::encode(Sha256::digest(&bytes));
         if found != sha256 {
-            return Err(StoreError::Corrupt { path: shown(), expected: sha256.to_owned(), found });
+            return Err(StoreError::Corrupt {
+                path: shown(),
+                expected: sha256.to_owned(),
+                found,
+            });
         }
         Ok(bytes)
     }
@@ -457,6 +468,170 @@ impl Store for SqliteStore {
         )?;
         self.read_verified(&rel, &m.sha256)
     }
+
+    fn create_key(&self, k: &ApiKey) -> Result<()> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute(
+            &format!("INSERT INTO api_keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+            params![
+                k.id,
+                k.role.as_str(),
+                k.key_sha256,
+                k.created_ms,
+                k.created_by,
+                k.revoked_ms
+            ],
+        )?;
+        // The audit trail names the key and its role, never its hash: the hash of a
+        // high-entropy secret is harmless, but nothing needs it there.
+        append_in(
+            &tx,
+            &NewAuditEvent {
+                actor: k.created_by.clone(),
+                action: "key.created".into(),
+                subject: format!("key/{}", k.id),
+                details: serde_json::json!({ "id": k.id, "role": k.role.as_str() }),
+            },
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn keys(&self) -> Result<Vec<ApiKey>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_ms, rowid"
+        ))?;
+        let rows = stmt
+            .query_map([], key_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter().collect()
+    }
+
+    fn key_by_hash(&self, key_sha256: &str) -> Result<Option<ApiKey>> {
+        let conn = self.lock();
+        let row = conn
+            .query_row(
+                &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_sha256 = ?1"),
+                [key_sha256],
+                key_from_row,
+            )
+            .optional()?;
+        row.transpose()
+    }
+
+    fn revoke_key(&self, id: &str, actor: &str) -> Result<bool> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let revoked: Option<Option<i64>> = tx
+            .query_row("SELECT revoked_ms FROM api_keys WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        match revoked {
+            None => return Ok(false),
+            Some(Some(_)) => return Ok(true),
+            Some(None) => {}
+        }
+        tx.execute(
+            "UPDATE api_keys SET revoked_ms = ?2 WHERE id = ?1",
+            params![id, now_ms()],
+        )?;
+        append_in(
+            &tx,
+            &NewAuditEvent {
+                actor: actor.to_owned(),
+                action: "key.revoked".into(),
+                subject: format!("key/{id}"),
+                details: serde_json::json!({ "id": id }),
+            },
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    fn log_predictions(&self, rows: &[PredictionRecord]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut stmt = tx.prepare_cached(&format!(
+                "INSERT INTO predictions ({PREDICTION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+            ))?;
+            for p in rows {
+                stmt.execute(params![
+                    p.prediction_id,
+                    p.at_ms,
+                    p.usecase_id,
+                    p.model_version,
+                    p.subject_id,
+                    p.input_digest,
+                    p.output.to_string(),
+                    p.latency_us,
+                    p.caller,
+                    p.fallback
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn prediction(&self, id: &str) -> Result<Option<PredictionRecord>> {
+        let conn = self.lock();
+        Ok(conn
+            .query_row(
+                &format!("SELECT {PREDICTION_COLUMNS} FROM predictions WHERE prediction_id = ?1"),
+                [id],
+                prediction_from_row,
+            )
+            .optional()?)
+    }
+
+    fn add_feedback(&self, f: &Feedback) -> Result<bool> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let known = tx
+            .query_row(
+                "SELECT 1 FROM predictions WHERE prediction_id = ?1",
+                [&f.prediction_id],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if !known {
+            return Ok(false);
+        }
+        tx.execute(
+            "INSERT INTO feedback (prediction_id, outcome, at_ms, caller) VALUES (?1, ?2, ?3, ?4)",
+            params![f.prediction_id, f.outcome.to_string(), f.at_ms, f.caller],
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    fn feedback(&self, prediction_id: &str) -> Result<Vec<Feedback>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT prediction_id, outcome, at_ms, caller FROM feedback WHERE prediction_id = ?1 ORDER BY seq",
+        )?;
+        let rows = stmt
+            .query_map([prediction_id], |r| {
+                let outcome: String = r.get(1)?;
+                Ok(Feedback {
+                    prediction_id: r.get(0)?,
+                    outcome: serde_json::from_str(&outcome)
+                        .unwrap_or(serde_json::Value::String(outcome)),
+                    at_ms: r.get(2)?,
+                    caller: r.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
 }
 
 const MODEL_COLUMNS: &str =
@@ -475,5 +650,42 @@ fn model_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ModelRecord> {
         card: r.get(7)?,
         created_ms: r.get(8)?,
         created_by: r.get(9)?,
+    })
+}
+
+const KEY_COLUMNS: &str = "id, role, key_sha256, created_ms, created_by, revoked_ms";
+
+fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ApiKey>> {
+    let role: String = r.get(1)?;
+    let Some(role) = KeyRole::parse(&role) else {
+        return Ok(Err(StoreError::Decode(format!(
+            "unknown key role `{role}`"
+        ))));
+    };
+    Ok(Ok(ApiKey {
+        id: r.get(0)?,
+        role,
+        key_sha256: r.get(2)?,
+        created_ms: r.get(3)?,
+        created_by: r.get(4)?,
+        revoked_ms: r.get(5)?,
+    }))
+}
+
+const PREDICTION_COLUMNS: &str = "prediction_id, at_ms, usecase_id, model_version, subject_id, input_digest, output, latency_us, caller, fallback";
+
+fn prediction_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PredictionRecord> {
+    let output: String = r.get(6)?;
+    Ok(PredictionRecord {
+        prediction_id: r.get(0)?,
+        at_ms: r.get(1)?,
+        usecase_id: r.get(2)?,
+        model_version: r.get(3)?,
+        subject_id: r.get(4)?,
+        input_digest: r.get(5)?,
+        output: serde_json::from_str(&output).unwrap_or(serde_json::Value::String(output)),
+        latency_us: r.get(7)?,
+        caller: r.get(8)?,
+        fallback: r.get(9)?,
     })
 }

@@ -85,6 +85,44 @@ pub enum Command {
     /// The audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Serve the decision API: the model of every use case over HTTP.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+        /// Largest request body accepted, in bytes.
+        #[arg(long, default_value_t = 2 * 1024 * 1024)]
+        body_limit: usize,
+        /// Most rows one batch request may carry.
+        #[arg(long, default_value_t = 10_000)]
+        max_batch_rows: usize,
+    },
+    /// API keys for the decision API.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key; its secret is printed once and only its hash is stored.
+    Create {
+        /// scorer (predict, feedback), operator or admin (everything).
+        #[arg(long, value_parser = ["scorer", "operator", "admin"])]
+        role: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List keys (ids and roles; secrets are never shown again).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key by its id.
+    Revoke {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,9 +3,11 @@
 mod audit;
 mod data;
 mod init;
+mod keys;
 mod models;
 mod quickstart;
 mod score;
+mod serve;
 mod train;
 mod usecase;
 
@@ -34,7 +36,14 @@ pub fn run(cli: Cli) -> Result<()> {
         )
         .map(drop),
         Command::Models(c) => models::run(project, c),
-        Command::Score { usecase, input, output, model, no_reasons, json } => score::run(
+        Command::Score {
+            usecase,
+            input,
+            output,
+            model,
+            no_reasons,
+            json,
+        } => score::run(
             &crate::project::Project::find(project)?,
             &usecase,
             &input,
@@ -44,6 +53,12 @@ pub fn run(cli: Cli) -> Result<()> {
             json,
         ),
         Command::Card { target, output } => models::card(project, &target, output.as_deref()),
+        Command::Serve {
+            addr,
+            body_limit,
+            max_batch_rows,
+        } => serve::run(project, &addr, body_limit, max_batch_rows),
+        Command::Keys(c) => keys::run(project, c),
     }
 }
 

@@ -12,7 +12,15 @@ use rayon::prelude::*;
 use std::io::Write;
 use std::path::Path;
 
-pub fn run(p: &Project, usecase: &str, input: &Path, output: &Path, model: Option<&str>, explain: bool, json: bool) -> Result<()> {
+pub fn run(
+    p: &Project,
+    usecase: &str,
+    input: &Path,
+    output: &Path,
+    model: Option<&str>,
+    explain: bool,
+    json: bool,
+) -> Result<()> {
     let uc = p.usecase(usecase)?;
     let store = p.open_store()?;
     let record = match model {
@@ -29,12 +37,20 @@ pub fn run(p: &Project, usecase: &str, input: &Path, output: &Path, model: Optio
         bail!("{}: the output must be .csv or .ndjson", output.display());
     }
     let raw = std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))?;
-    let name = input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = input
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let (frame, _) = read_bytes(&name, &raw, &ReadOptions::default(), None)?;
     drop(raw);
-    let id_col = (!uc.data.id.is_empty()).then(|| frame.column(&uc.data.id)).flatten();
+    let id_col = (!uc.data.id.is_empty())
+        .then(|| frame.column(&uc.data.id))
+        .flatten();
     if !uc.data.id.is_empty() && id_col.is_none() {
-        bail!("{name} has no id column `{}` (the use case's `data.id`)", uc.data.id);
+        bail!(
+            "{name} has no id column `{}` (the use case's `data.id`)",
+            uc.data.id
+        );
     }
     let missing: Vec<&str> = artifact
         .header
@@ -45,14 +61,25 @@ pub fn run(p: &Project, usecase: &str, input: &Path, output: &Path, model: Optio
         .filter(|f| frame.column(f).is_none())
         .collect();
     if !missing.is_empty() {
-        bail!("{name} lacks the model's feature columns: {}", missing.join(", "));
+        bail!(
+            "{name} lacks the model's feature columns: {}",
+            missing.join(", ")
+        );
     }
-    let columns: Vec<(&str, &klartext_core::ColumnData)> =
-        frame.columns.iter().map(|c| (c.name.as_str(), &c.data)).collect();
+    let columns: Vec<(&str, &klartext_core::ColumnData)> = frame
+        .columns
+        .iter()
+        .map(|c| (c.name.as_str(), &c.data))
+        .collect();
 
-    let file = std::fs::File::create(output).with_context(|| format!("cannot create {}", output.display()))?;
+    let file = std::fs::File::create(output)
+        .with_context(|| format!("cannot create {}", output.display()))?;
     let w = std::io::BufWriter::with_capacity(1 << 20, file);
-    let id_name = if uc.data.id.is_empty() { "row" } else { uc.data.id.as_str() };
+    let id_name = if uc.data.id.is_empty() {
+        "row"
+    } else {
+        uc.data.id.as_str()
+    };
     let mut out = if ndjson {
         Out::Ndjson(w)
     } else {
@@ -69,7 +96,12 @@ pub fn run(p: &Project, usecase: &str, input: &Path, output: &Path, model: Optio
             .into_par_iter()
             .map(|i| {
                 artifact.score(
-                    |f| columns.iter().find(|(n, _)| *n == f).and_then(|(_, d)| d.display(i)),
+                    |f| {
+                        columns
+                            .iter()
+                            .find(|(n, _)| *n == f)
+                            .and_then(|(_, d)| d.display(i))
+                    },
                     explain,
                 )
             })
@@ -77,10 +109,17 @@ pub fn run(p: &Project, usecase: &str, input: &Path, output: &Path, model: Optio
         for (k, r) in results.into_iter().enumerate() {
             let i = start + k;
             let s = r.with_context(|| format!("{name}, row {}", i + 1))?;
-            let id = id_col.and_then(|c| c.data.display(i)).unwrap_or_else(|| (i + 1).to_string());
+            let id = id_col
+                .and_then(|c| c.data.display(i))
+                .unwrap_or_else(|| (i + 1).to_string());
             match &mut out {
                 Out::Csv(c) => {
-                    c.write_record([id.as_str(), &s.score.to_string(), s.label.as_deref().unwrap_or(""), &s.reasons.join("; ")])?;
+                    c.write_record([
+                        id.as_str(),
+                        &s.score.to_string(),
+                        s.label.as_deref().unwrap_or(""),
+                        &s.reasons.join("; "),
+                    ])?;
                 }
                 Out::Ndjson(w) => {
                     let line = serde_json::json!({ id_name: id, "score": s.score, "label": s.label, "reasons": s.reasons });
@@ -101,7 +140,12 @@ pub fn run(p: &Project, usecase: &str, input: &Path, output: &Path, model: Optio
             "usecase": uc.id, "model_version": record.version, "rows": scored_rows, "output": output,
         }));
     } else {
-        println!("Scored {scored_rows} rows with {}@{} into {}", uc.id, record.version, output.display());
+        println!(
+            "Scored {scored_rows} rows with {}@{} into {}",
+            uc.id,
+            record.version,
+            output.display()
+        );
     }
     Ok(())
 }

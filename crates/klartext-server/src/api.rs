@@ -1,0 +1,567 @@
+//! Routes and handlers. Bodies are read as bytes and parsed here, so that every kind of
+//! bad input (size, content type, JSON syntax, shape) answers from the one error registry.
+
+use crate::auth::{require_key, Caller};
+use crate::error::{ApiError, ErrorCode, FieldProblem};
+use crate::features::{canonical, check};
+use crate::{AppState, Served};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{from_fn, from_fn_with_state, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use klartext_store::{Feedback, PredictionRecord};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+pub(crate) fn router(state: AppState) -> Router {
+    let v1 = Router::new()
+        .route("/v1/usecases", get(list_usecases))
+        .route("/v1/usecases/{id}/predict", post(predict))
+        .route("/v1/usecases/{id}/predict:batch", post(predict_batch))
+        .route("/v1/predictions/{id}", get(get_prediction))
+        .route("/v1/predictions/{id}/feedback", post(feedback))
+        .route_layer(from_fn_with_state(state.clone(), require_key));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .merge(v1)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(from_fn_with_state(state.clone(), count_errors))
+        .layer(from_fn(catch_panics_as_500))
+        .layer(DefaultBodyLimit::max(state.inner.config.body_limit))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        ErrorCode::NotFound,
+        "no such route; the API lives under /v1",
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        "this route does not take that method",
+    )
+}
+
+async fn count_errors(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let r = next.run(req).await;
+    if let Some(code) = r.extensions().get::<ErrorCode>() {
+        state.inner.errors.count(*code);
+    }
+    r
+}
+
+/// Handlers are written not to panic; should one anyway, the client still gets the one
+/// error shape (axum would otherwise drop the connection).
+async fn catch_panics_as_500(req: Request, next: Next) -> Response {
+    let handle = tokio::spawn(next.run(req));
+    match handle.await {
+        Ok(r) => r,
+        Err(e) => ApiError::internal("handler panicked", &e).into_response(),
+    }
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    let served: Map<String, Value> = state
+        .served()
+        .into_iter()
+        .map(|(id, v)| (id, v.map_or(Value::Null, Value::String)))
+        .collect();
+    if state.inner.shutting_down.load(Ordering::SeqCst) {
+        return ApiError::new(ErrorCode::ShuttingDown, "the server is shutting down")
+            .into_response();
+    }
+    Json(json!({ "status": "ready", "use_cases": served })).into_response()
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let text = crate::metrics::render(
+        state
+            .inner
+            .usecases
+            .values()
+            .filter_map(|u| u.served.as_ref().map(|s| &s.metrics)),
+        &state.inner.errors,
+    );
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        text,
+    )
+        .into_response()
+}
+
+async fn list_usecases(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require_operator("list use cases")?;
+    let list: Vec<Value> = state
+        .inner
+        .usecases
+        .values()
+        .map(|u| {
+            json!({
+                "id": u.usecase.id,
+                "title": u.usecase.title,
+                "model_version": u.served.as_ref().map(|s| &s.version),
+                "features": u.served.as_ref().map(|s| s.artifact.header.encoder.features.iter().map(|f| &f.name).collect::<Vec<_>>()),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "use_cases": list })))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct PredictQuery {
+    explain: Option<bool>,
+}
+
+/// The use case and its model, or why there is none.
+fn served<'a>(state: &'a AppState, id: &str) -> Result<&'a Served, ApiError> {
+    if state.inner.shutting_down.load(Ordering::SeqCst) {
+        return Err(ApiError::new(
+            ErrorCode::ShuttingDown,
+            "the server is shutting down; retry on another replica",
+        ));
+    }
+    let u = state.inner.usecases.get(id).ok_or_else(|| {
+        let known: Vec<&str> = state.inner.usecases.keys().map(String::as_str).collect();
+        ApiError::new(
+            ErrorCode::UnknownUseCase,
+            format!(
+                "use case `{id}` does not exist; known use cases: {}",
+                if known.is_empty() {
+                    "none".into()
+                } else {
+                    known.join(", ")
+                }
+            ),
+        )
+    })?;
+    u.served.as_ref().ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::NoModel,
+            format!("use case `{id}` has no model version whose gates passed; train one with `klartext train {id}`"),
+        )
+    })
+}
+
+fn media_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+fn body_bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
+    body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("the request body is larger than the limit of {limit} bytes; split it into smaller batches"),
+            )
+        } else {
+            ApiError::new(ErrorCode::InvalidRequest, format!("cannot read the request body: {r}"))
+        }
+    })
+}
+
+fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::new(
+            ErrorCode::MalformedJson,
+            format!("the body is not valid JSON: {e}"),
+        )
+    })
+}
+
+fn explain_flag(q: Result<Query<PredictQuery>, QueryRejection>) -> Result<bool, ApiError> {
+    match q {
+        Ok(Query(q)) => Ok(q.explain.unwrap_or(true)),
+        Err(e) => Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("bad query string: {}", e.body_text()),
+        )
+        .field("explain")),
+    }
+}
+
+/// One scored row, ready to log and to answer.
+struct Row {
+    record: PredictionRecord,
+    answer: Value,
+}
+
+fn new_prediction_id() -> Result<String, ApiError> {
+    let mut b = [0u8; 12];
+    getrandom::fill(&mut b).map_err(|e| ApiError::internal("no randomness for an id", &e))?;
+    Ok(format!("pr_{}", hex::encode(b)))
+}
+
+/// Check and score one request object (`{"subject_id", "features"}`); `prefix` names
+/// its place in a batch for error fields.
+fn score_one(
+    usecase: &str,
+    served: &Served,
+    caller: &Caller,
+    item: &Value,
+    explain: bool,
+    prefix: &str,
+    started: Instant,
+) -> Result<Row, Vec<FieldProblem>> {
+    let problem = |field: &str, message: &str| {
+        vec![FieldProblem {
+            field: format!("{prefix}{field}"),
+            message: message.into(),
+        }]
+    };
+    let Value::Object(obj) = item else {
+        return Err(problem(
+            "",
+            "expected an object with `subject_id` and `features`",
+        ));
+    };
+    if let Some(k) = obj.keys().find(|k| *k != "subject_id" && *k != "features") {
+        return Err(problem(
+            k,
+            "unknown field; a request has `subject_id` and `features`",
+        ));
+    }
+    let subject_id = match obj.get("subject_id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(_) => return Err(problem("subject_id", "expected text or a number")),
+    };
+    let features = match obj.get("features") {
+        Some(Value::Object(m)) => m,
+        None => {
+            return Err(problem(
+                "features",
+                "missing; send the features as an object",
+            ))
+        }
+        Some(_) => return Err(problem("features", "expected an object of feature values")),
+    };
+    let enc = &served.artifact.header.encoder;
+    let checked = check(enc, features, &format!("{prefix}features."))?;
+    let scored = served
+        .artifact
+        .score(
+            |name| {
+                enc.features
+                    .iter()
+                    .position(|f| f.name == name)
+                    .and_then(|i| checked.values[i].clone())
+            },
+            explain,
+        )
+        .map_err(|e| match e {
+            klartext_train::TrainError::Input { feature, message } => {
+                problem(&format!("features.{feature}"), &message)
+            }
+            other => {
+                // Not the caller's fault: logged, and answered as a field-less problem.
+                tracing::error!(error = %other, "scoring failed");
+                problem("", "the model could not score this row")
+            }
+        })?;
+    let prediction_id = new_prediction_id().map_err(|e| problem("", &e.message))?;
+    let input = json!({ "subject_id": subject_id, "features": features });
+    let digest = hex::encode(Sha256::digest(canonical(&input).as_bytes()));
+    let mut answer = json!({
+        "prediction_id": prediction_id,
+        "use_case": usecase,
+        "model_version": served.version,
+        "score": scored.score,
+        "label": scored.label,
+        "reasons": scored.reasons,
+        "fallback": false,
+        "warnings": checked.warnings,
+    });
+    if explain {
+        answer["explanation"] =
+            serde_json::to_value(&scored.explanation).expect("contributions serialise");
+    }
+    let record = PredictionRecord {
+        prediction_id,
+        at_ms: klartext_store::now_ms(),
+        usecase_id: usecase.to_owned(),
+        model_version: served.version.clone(),
+        subject_id,
+        input_digest: digest,
+        output: json!({ "score": scored.score, "label": scored.label, "reasons": scored.reasons }),
+        latency_us: started.elapsed().as_micros() as i64,
+        caller: caller.key_id.clone(),
+        fallback: false,
+    };
+    Ok(Row { record, answer })
+}
+
+/// Commit the rows to the prediction log; only then may the answer go out.
+async fn log_rows(state: &AppState, rows: Vec<PredictionRecord>) -> Result<(), ApiError> {
+    state.inner.log.append(rows).await.map_err(|_| {
+        tracing::error!("prediction log unavailable; answering 503");
+        ApiError::new(
+            ErrorCode::LogUnavailable,
+            "the prediction could not be recorded, so it is not answered; retry",
+        )
+    })
+}
+
+async fn predict(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    query: Result<Query<PredictQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let served = served(&state, &id)?;
+    let explain = explain_flag(query)?;
+    if media_type(&headers) != "application/json" {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "send the request as `Content-Type: application/json`",
+        ));
+    }
+    let bytes = body_bytes(body, state.inner.config.body_limit)?;
+    let item = parse_json(&bytes)?;
+    if !item.is_object() {
+        return Err(ApiError::new(
+            ErrorCode::MalformedJson,
+            "expected a JSON object with `subject_id` and `features`",
+        ));
+    }
+    let row = score_one(&id, served, &caller, &item, explain, "", started)
+        .map_err(ApiError::invalid_features)?;
+    log_rows(&state, vec![row.record]).await?;
+    served
+        .metrics
+        .observe(1, started.elapsed().as_micros() as u64, false);
+    Ok(Json(row.answer).into_response())
+}
+
+async fn predict_batch(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    query: Result<Query<PredictQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let served = served(&state, &id)?;
+    let explain = explain_flag(query)?;
+    let ndjson = match media_type(&headers).as_str() {
+        "application/json" => false,
+        "application/x-ndjson" | "application/ndjson" | "application/jsonl" => true,
+        _ => {
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "send a JSON array as `application/json` or one object per line as `application/x-ndjson`",
+            ))
+        }
+    };
+    let bytes = body_bytes(body, state.inner.config.body_limit)?;
+    let items: Vec<Value> = if ndjson {
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| ApiError::new(ErrorCode::MalformedJson, "the NDJSON body is not UTF-8"))?;
+        text.lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| {
+                serde_json::from_str(l).map_err(|e| {
+                    ApiError::new(
+                        ErrorCode::MalformedJson,
+                        format!("line {}: not valid JSON: {e}", i + 1),
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?
+    } else {
+        match parse_json(&bytes)? {
+            Value::Array(a) => a,
+            _ => {
+                return Err(ApiError::new(
+                    ErrorCode::MalformedJson,
+                    "expected a JSON array of `{\"subject_id\", \"features\"}` objects",
+                ))
+            }
+        }
+    };
+    let max = state.inner.config.max_batch_rows;
+    if items.len() > max {
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!(
+                "{} rows in one batch; at most {max} are accepted",
+                items.len()
+            ),
+        ));
+    }
+    // Every row is checked before any is logged: a bad row refuses the batch whole.
+    let mut rows = Vec::with_capacity(items.len());
+    let mut problems = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        match score_one(
+            &id,
+            served,
+            &caller,
+            item,
+            explain,
+            &format!("[{i}]."),
+            started,
+        ) {
+            Ok(r) => rows.push(r),
+            Err(p) => problems.extend(p),
+        }
+        if problems.len() >= 100 {
+            break;
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::invalid_features(problems));
+    }
+    let n = rows.len() as u64;
+    let (records, answers): (Vec<_>, Vec<_>) =
+        rows.into_iter().map(|r| (r.record, r.answer)).unzip();
+    log_rows(&state, records).await?;
+    served
+        .metrics
+        .observe(n, started.elapsed().as_micros() as u64, false);
+    if ndjson {
+        let mut out = String::new();
+        for a in answers {
+            out.push_str(&a.to_string());
+            out.push('\n');
+        }
+        Ok((
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/x-ndjson"),
+            )],
+            out,
+        )
+            .into_response())
+    } else {
+        Ok(Json(Value::Array(answers)).into_response())
+    }
+}
+
+async fn get_prediction(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require_operator("read the prediction log")?;
+    let store = state.inner.store.clone();
+    let (p, fb) = tokio::task::spawn_blocking(move || {
+        let p = store.prediction(&id)?;
+        let fb = match &p {
+            Some(p) => store.feedback(&p.prediction_id)?,
+            None => Vec::new(),
+        };
+        Ok::<_, klartext_store::StoreError>((p, fb))
+    })
+    .await
+    .map_err(|e| ApiError::internal("prediction lookup task failed", &e))?
+    .map_err(|e| ApiError::internal("prediction lookup failed", &e))?;
+    let p = p.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::UnknownPrediction,
+            "no prediction with this id is logged",
+        )
+    })?;
+    Ok(Json(json!({ "prediction": p, "feedback": fb })))
+}
+
+async fn feedback(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    if media_type(&headers) != "application/json" {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "send the feedback as `Content-Type: application/json`",
+        ));
+    }
+    let bytes = body_bytes(body, state.inner.config.body_limit)?;
+    let outcome = match parse_json(&bytes)? {
+        Value::Object(mut m) => match m.remove("outcome") {
+            Some(Value::Null) | None => return Err(ApiError::new(
+                ErrorCode::InvalidRequest,
+                "missing `outcome`: send the real outcome, e.g. {\"outcome\": {\"churned\": true}}",
+            )
+            .field("outcome")),
+            Some(o) => {
+                if let Some(k) = m.keys().next() {
+                    return Err(ApiError::new(
+                        ErrorCode::InvalidRequest,
+                        "unknown field; feedback has `outcome` only",
+                    )
+                    .field(k.clone()));
+                }
+                o
+            }
+        },
+        _ => {
+            return Err(ApiError::new(
+                ErrorCode::MalformedJson,
+                "expected a JSON object with `outcome`",
+            ))
+        }
+    };
+    let fb = Feedback {
+        prediction_id: id,
+        outcome,
+        at_ms: klartext_store::now_ms(),
+        caller: caller.key_id,
+    };
+    let store = state.inner.store.clone();
+    let stored = {
+        let fb = fb.clone();
+        tokio::task::spawn_blocking(move || store.add_feedback(&fb))
+            .await
+            .map_err(|e| ApiError::internal("feedback task failed", &e))?
+            .map_err(|e| ApiError::internal("feedback write failed", &e))?
+    };
+    if !stored {
+        return Err(ApiError::new(
+            ErrorCode::UnknownPrediction,
+            format!(
+                "no prediction `{}` is logged; feedback attaches to a served prediction id",
+                fb.prediction_id
+            ),
+        ));
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "prediction_id": fb.prediction_id, "stored": true })),
+    )
+        .into_response())
+}

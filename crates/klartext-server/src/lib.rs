@@ -1,0 +1,175 @@
+//! klartext's HTTP decision API: the champion model of every use case behind
+//! `POST /v1/usecases/{id}/predict`, with explanations, a durable prediction log (group
+//! commit, answered only after the commit), feedback, API keys with roles, health and
+//! Prometheus metrics.
+//!
+//! [`router`] builds the whole API; tests drive it without a socket, the binary serves
+//! it with [`serve`].
+
+mod api;
+pub mod auth;
+pub mod error;
+mod features;
+pub mod log;
+mod metrics;
+
+pub use auth::{hash_secret, new_key, Caller};
+pub use error::{ApiError, ErrorCode, FieldProblem, ServerError};
+pub use log::PredictionLog;
+
+use klartext_core::UseCase;
+use klartext_store::Store;
+use klartext_train::Artifact;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Limits of the API.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// Most rows one batch request may carry.
+    pub max_batch_rows: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            body_limit: 2 * 1024 * 1024,
+            max_batch_rows: 10_000,
+        }
+    }
+}
+
+/// A model being served for a use case.
+pub(crate) struct Served {
+    pub version: String,
+    pub artifact: Artifact,
+    pub metrics: metrics::Series,
+}
+
+pub(crate) struct UseCaseState {
+    pub usecase: UseCase,
+    pub served: Option<Served>,
+}
+
+pub(crate) struct Inner {
+    pub store: Arc<dyn Store>,
+    pub usecases: BTreeMap<String, UseCaseState>,
+    pub log: PredictionLog,
+    pub errors: metrics::Errors,
+    pub keys: auth::KeyCache,
+    pub config: ServerConfig,
+    pub shutting_down: AtomicBool,
+}
+
+/// Everything the handlers share; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("usecases", &self.inner.usecases.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl AppState {
+    /// Load the model to serve for each use case (for now the newest version whose gates
+    /// passed) and start the prediction log writer.
+    pub fn new(
+        store: Arc<dyn Store>,
+        usecases: Vec<UseCase>,
+        config: ServerConfig,
+    ) -> Result<AppState, ServerError> {
+        let mut map = BTreeMap::new();
+        for uc in usecases {
+            let record = store.models(&uc.id)?.into_iter().find(|m| m.gates_passed);
+            let served = match record {
+                Some(m) => {
+                    let bytes = store.model_bytes(&m)?;
+                    let artifact =
+                        Artifact::from_bytes(&bytes).map_err(|source| ServerError::Model {
+                            usecase: uc.id.clone(),
+                            version: m.version.clone(),
+                            source,
+                        })?;
+                    Some(Served {
+                        metrics: metrics::Series::new(&uc.id, &m.version),
+                        version: m.version,
+                        artifact,
+                    })
+                }
+                None => None,
+            };
+            map.insert(
+                uc.id.clone(),
+                UseCaseState {
+                    usecase: uc,
+                    served,
+                },
+            );
+        }
+        Ok(AppState {
+            inner: Arc::new(Inner {
+                log: PredictionLog::start(store.clone()),
+                store,
+                usecases: map,
+                errors: metrics::Errors::default(),
+                keys: auth::KeyCache::default(),
+                config,
+                shutting_down: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// `(use case, served model version)` for every use case.
+    pub fn served(&self) -> Vec<(String, Option<String>)> {
+        self.inner
+            .usecases
+            .iter()
+            .map(|(id, u)| (id.clone(), u.served.as_ref().map(|s| s.version.clone())))
+            .collect()
+    }
+
+    /// Stop reporting ready (load balancers stop sending) and refuse new predictions.
+    pub fn begin_shutdown(&self) {
+        self.inner.shutting_down.store(true, Ordering::SeqCst);
+    }
+
+    /// Commit what the prediction log holds and stop its writer.
+    pub async fn flush_log(&self) {
+        self.inner.log.flush_and_stop().await;
+    }
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> axum::Router {
+    api::router(state)
+}
+
+/// Serve `router` on `listener` until `shutdown` resolves, then drain in-flight requests
+/// and flush the prediction log.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state.clone());
+    let st = state.clone();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: draining in-flight requests");
+        st.begin_shutdown();
+    };
+    axum::serve(listener, app)
+        .with_graceful_shutdown(signal)
+        .await?;
+    state.flush_log().await;
+    tracing::info!("prediction log flushed; stopped");
+    Ok(())
+}
