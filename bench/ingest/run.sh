@@ -3,6 +3,8 @@
 # register) against pandas `read_csv` + `describe()` on the same generated 1,000,000 x 30
 # CSV, side by side in one run. Reports median wall time of 3 runs and peak memory (RSS).
 # Usage: bash bench/ingest/run.sh [ROWS]   (from anywhere; needs PyPI for the venv once)
+# KLARTEXT_BIN=path skips the build and measures that binary instead (to compare builds).
+# CPU time (user+sys) is printed too: on a shared machine it is steadier than wall time.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROWS=${1:-1000000}
@@ -13,17 +15,22 @@ if ! "$VENV/bin/python" -c 'import pandas' 2>/dev/null; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q pandas numpy
 fi
-cargo build --release -q -p klartext
-BIN=target/release/klartext
+if [ -n "${KLARTEXT_BIN:-}" ]; then
+  BIN=$KLARTEXT_BIN
+else
+  cargo build --release -q -p klartext
+  BIN=target/release/klartext
+fi
 CSV="$OUT/churn_${ROWS}.csv"
 if [ ! -f "$CSV" ]; then
   "$BIN" data generate --rows "$ROWS" --extra-features 13 --seed 7 -o "$CSV" >/dev/null
 fi
 echo "file: $CSV ($(du -h "$CSV" | cut -f1), $ROWS rows x 30 columns)"
 
-measure() { # label, command...: prints "label seconds peak_kb" for one run
+measure() { # label, command...: prints "label seconds peak_kb cpu_seconds" for one run
   local label=$1; shift
-  /usr/bin/time -f "$label %e %M" "$@" 2>&1 >/dev/null | tail -n 1
+  /usr/bin/time -f "$label %e %M %U %S" "$@" 2>&1 >/dev/null | tail -n 1 |
+    awk '{ printf "%s %s %s %.2f\n", $1, $2, $3, $4 + $5 }'
 }
 
 results=()
@@ -50,12 +57,16 @@ printf '%s\n' "${results[@]}" | "$VENV/bin/python" -c '
 import sys, statistics
 rows = [l.split() for l in sys.stdin if l.strip()]
 by = {}
-for label, sec, kb in rows:
-    by.setdefault(label, []).append((float(sec), int(kb)))
+for label, sec, kb, cpu in rows:
+    by.setdefault(label, []).append((float(sec), int(kb), float(cpu)))
 for label, runs in by.items():
-    secs = sorted(s for s, _ in runs)
-    print(f"{label:9s} median {statistics.median(secs):6.2f} s  (runs: {", ".join(f"{s:.2f}" for s in secs)})  peak RSS {max(k for _, k in runs)/1024:7.0f} MiB")
-k = statistics.median(s for s, _ in by["klartext"]); p = statistics.median(s for s, _ in by["pandas"])
-km = max(k for _, k in by["klartext"]); pm = max(k for _, k in by["pandas"])
-print(f"speed-up: {p / k:.1f}x faster than pandas; memory: {km / pm:.2f}x of pandas peak")
+    secs = sorted(r[0] for r in runs)
+    cpu = statistics.median(r[2] for r in runs)
+    listed = ", ".join("%.2f" % s for s in secs)
+    print(f"{label:9s} median {statistics.median(secs):6.2f} s  (runs: {listed})  CPU {cpu:5.2f} s  peak RSS {max(r[1] for r in runs)/1024:7.0f} MiB")
+med = lambda l, i: statistics.median(r[i] for r in by[l])
+k, p = med("klartext", 0), med("pandas", 0)
+km = max(r[1] for r in by["klartext"]); pm = max(r[1] for r in by["pandas"])
+cpu_ratio = med("pandas", 2) / med("klartext", 2)
+print(f"speed-up: {p / k:.1f}x faster than pandas (CPU time: {cpu_ratio:.1f}x less); memory: {km / pm:.2f}x of pandas peak")
 '

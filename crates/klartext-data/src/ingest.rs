@@ -60,25 +60,12 @@ pub fn ingest<'a>(
 ) -> Result<Ingested<'a>> {
     // Hashing the file as given overlaps with parsing it; it is the snapshot's hash
     // unless columns get pseudonymised below.
-    let t0 = std::time::Instant::now();
     let (read, raw_sha256) = rayon::join(
-        || {
-            let t = std::time::Instant::now();
-            let r = read::read_bytes(name, raw, &opts.read, progress);
-            eprintln!("TT read {:?}", t.elapsed());
-            r
-        },
-        || {
-            let t = std::time::Instant::now();
-            let r = hex::encode(Sha256::digest(raw));
-            eprintln!("TT sha {:?}", t.elapsed());
-            r
-        },
+        || read::read_bytes(name, raw, &opts.read, progress),
+        || hex::encode(Sha256::digest(raw)),
     );
-    eprintln!("TT read+sha {:?}", t0.elapsed());
     let (mut frame, info) = read?;
     let mut schema = crate::infer::infer(&mut frame, &info.hints, uc)?;
-    eprintln!("TT infer {:?}", t0.elapsed());
 
     let from_uc = uc.map_or(&[][..], |u| &u.data.pseudonymise[..]);
     for (list, role) in [
@@ -178,9 +165,7 @@ pub fn ingest<'a>(
         (read::Format::Parquet, _) => "parquet",
     }
     .to_owned();
-    eprintln!("TT pii {:?}", t0.elapsed());
     let report = profile::profile(&frame, &schema, uc, &pii);
-    eprintln!("TT profile {:?}", t0.elapsed());
     Ok(Ingested {
         frame,
         schema,

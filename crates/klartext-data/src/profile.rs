@@ -262,7 +262,15 @@ fn profile_column(
     n: usize,
     labels: Option<&[Option<bool>]>,
 ) -> (ColumnProfile, Option<NumSummary>) {
-    let missing = data.missing();
+    // A number column's summary also counts its missing values.
+    let mut num_summary = match data {
+        ColumnData::Num(v) => Some(NumSummary::of(v, labels)),
+        ColumnData::Str(_) => None,
+    };
+    let missing = match &num_summary {
+        Some(s) => data.len() - s.present as usize,
+        None => data.missing(),
+    };
     let present = n - missing;
     let mut p = ColumnProfile {
         name: name.to_owned(),
@@ -284,8 +292,8 @@ fn profile_column(
     };
     let mut summary = None;
     match data {
-        ColumnData::Num(v) => {
-            let s = NumSummary::of(v, labels);
+        ColumnData::Num(_) => {
+            let s = num_summary.take().expect("summarised above");
             p.distinct = s.values.len();
             let (top_value, top_count) =
                 s.values.iter().fold(

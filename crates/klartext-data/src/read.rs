@@ -199,7 +199,8 @@ fn read_csv(
             detail: "it holds binary data, not text".into(),
         });
     }
-    if memchr::memchr(b'"', bytes).is_some() {
+    let quoted = memchr::memchr(b'"', bytes).is_some();
+    if quoted {
         if let Some(line) = unclosed_quote(bytes) {
             return Err(DataError::Malformed {
                 file: name.to_owned(),
@@ -230,25 +231,27 @@ fn read_csv(
 
     // Quoted fields may hold newlines, so only split at newlines when there are no quotes.
     let n_threads = rayon::current_num_threads().max(1);
-    let chunks = if body.len() > (4 << 20) && n_threads > 1 && memchr::memchr(b'"', body).is_none()
-    {
+    let chunks = if body.len() > (4 << 20) && n_threads > 1 && !quoted {
         split_lines(body, n_threads * 2)
     } else {
         vec![body]
     };
-    let mut first_lines = Vec::with_capacity(chunks.len());
-    let mut line = body_line;
-    for c in &chunks {
-        first_lines.push(line);
-        line += memchr::memchr_iter(b'\n', c).count() as u64;
-    }
+    // Line numbers (for errors) count from each chunk's start; a failing chunk adds the
+    // lines before it.
+    let lines_before = |k: usize| {
+        body_line - 1
+            + chunks[..k]
+                .iter()
+                .map(|c| memchr::memchr_iter(b'\n', c).count() as u64)
+                .sum::<u64>()
+    };
     let total = bytes.len() as u64;
     let done = std::sync::atomic::AtomicU64::new(body_start as u64);
     use rayon::prelude::*;
     let parts: Vec<Result<Vec<Builder>>> = chunks
         .par_iter()
-        .zip(first_lines.par_iter())
-        .map(|(chunk, &line0)| {
+        .enumerate()
+        .map(|(k, chunk)| {
             let mut reported = 0u64;
             let mut tick = |pos: u64| {
                 let now = done.fetch_add(pos - reported, std::sync::atomic::Ordering::Relaxed)
@@ -258,7 +261,20 @@ fn read_csv(
                     p(now, total);
                 }
             };
-            let r = parse_chunk(name, chunk, delim, &names, line0, &mut tick);
+            let r = parse_chunk(name, chunk, delim, &names, 1, &mut tick).map_err(|e| match e {
+                DataError::Malformed {
+                    file,
+                    line,
+                    column,
+                    message,
+                } => DataError::Malformed {
+                    file,
+                    line: line + lines_before(k),
+                    column,
+                    message,
+                },
+                other => other,
+            });
             tick(chunk.len() as u64);
             r
         })
@@ -670,6 +686,20 @@ impl Builder {
             codes.push(MISSING_CODE);
             return Ok(());
         }
+        // In a mixed column, numbers are kept as text in their canonical form ("1.50"
+        // becomes "1.5"), exactly as numbers read before the switch to text are: so the
+        // result does not depend on where the file was split into chunks.
+        let canonical;
+        let v = match v.first() {
+            Some(b'0'..=b'9' | b'-' | b'.') => match parse_number(v) {
+                Some(x) => {
+                    canonical = format!("{x}");
+                    canonical.as_bytes()
+                }
+                None => v,
+            },
+            _ => v,
+        };
         let c = interner
             .intern(v)
             .map_err(|()| "the value is not valid UTF-8 text".to_owned())?;
@@ -709,7 +739,11 @@ impl Builder {
         }
         let total: usize = parts.iter().map(Builder::len).sum();
         if parts.iter().all(|p| matches!(p, Builder::Num(_))) {
-            let mut out = Vec::with_capacity(total);
+            let mut parts = parts.into_iter();
+            let Some(Builder::Num(mut out)) = parts.next() else {
+                unreachable!("checked above")
+            };
+            out.reserve_exact(total - out.len());
             for p in parts {
                 if let Builder::Num(v) = p {
                     out.extend_from_slice(&v);
@@ -761,6 +795,76 @@ impl Builder {
     }
 }
 
+/// Positions of a delimiter or a newline, in order, found eight bytes at a time.
+struct Separators<'a> {
+    bytes: &'a [u8],
+    /// Start of the current word; `mask` has the high bit of each matching byte in it.
+    base: usize,
+    mask: u64,
+    delim: u64,
+}
+
+const LO7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+
+/// High bit set in each byte of `w` equal to the byte repeated in `pat` (exact).
+#[inline]
+fn bytes_equal(w: u64, pat: u64) -> u64 {
+    let x = w ^ pat;
+    !(((x & LO7).wrapping_add(LO7)) | x | LO7)
+}
+
+impl<'a> Separators<'a> {
+    fn new(bytes: &'a [u8], delim: u8) -> Separators<'a> {
+        let mut s = Separators {
+            bytes,
+            base: 0,
+            mask: 0,
+            delim: u64::from_ne_bytes([delim; 8]),
+        };
+        s.seek(0);
+        s
+    }
+
+    #[inline]
+    fn word_mask(&self, at: usize) -> u64 {
+        let w = match self.bytes.get(at..at + 8) {
+            Some(w) => u64::from_le_bytes(w.try_into().expect("eight bytes")),
+            None => {
+                // The tail, padded with zero bytes (never a separator).
+                let mut w = [0u8; 8];
+                let tail = &self.bytes[at.min(self.bytes.len())..];
+                w[..tail.len()].copy_from_slice(tail);
+                u64::from_le_bytes(w)
+            }
+        };
+        bytes_equal(w, self.delim) | bytes_equal(w, u64::from_ne_bytes([b'\n'; 8]))
+    }
+
+    /// Continue from `pos` (separators before it are skipped).
+    fn seek(&mut self, pos: usize) {
+        self.base = pos & !7;
+        self.mask = if self.base < self.bytes.len() {
+            self.word_mask(self.base) & (u64::MAX << ((pos & 7) * 8))
+        } else {
+            0
+        };
+    }
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        while self.mask == 0 {
+            self.base += 8;
+            if self.base >= self.bytes.len() {
+                return None;
+            }
+            self.mask = self.word_mask(self.base);
+        }
+        let at = self.base + self.mask.trailing_zeros() as usize / 8;
+        self.mask &= self.mask - 1;
+        Some(at)
+    }
+}
+
 fn parse_chunk(
     name: &str,
     chunk: &[u8],
@@ -792,6 +896,62 @@ fn parse_chunk(
     match delim {
         // Without quotes a field is the bytes between delimiters: slice the input directly
         // instead of copying every record through the general CSV state machine.
+        // The same, one separator at a time from a word-at-a-time scan (no per-line and
+        // per-field searches, no field list).
+        Delimiter::Char(d) if d != b'\n' && d != b'\r' && memchr::memchr(b'"', chunk).is_none() => {
+            let mut seps = Separators::new(chunk, d);
+            let mut start = 0usize;
+            let mut line = first_line;
+            while start < chunk.len() {
+                if chunk[start].is_ascii_whitespace() {
+                    // Maybe a blank line (skipped, as pandas does): look at all of it.
+                    let end =
+                        memchr::memchr(b'\n', &chunk[start..]).map_or(chunk.len(), |i| start + i);
+                    if chunk[start..end].iter().all(u8::is_ascii_whitespace) {
+                        if (line - first_line) % 65_536 == 65_535 {
+                            tick(end as u64);
+                        }
+                        line += 1;
+                        start = end + 1;
+                        seps.seek(start);
+                        continue;
+                    }
+                }
+                let (mut col, mut from, mut bad) = (0usize, start, None);
+                let end = loop {
+                    let at = seps.next().unwrap_or(chunk.len());
+                    let last = at == chunk.len() || chunk[at] == b'\n';
+                    let mut f = &chunk[from..at];
+                    if last {
+                        if let [rest @ .., b'\r'] = f {
+                            f = rest;
+                        }
+                    }
+                    if let Some(b) = builders.get_mut(col) {
+                        if let (Err(m), None) = (b.push(f), &bad) {
+                            bad = Some((col, m));
+                        }
+                    }
+                    col += 1;
+                    from = at + 1;
+                    if last {
+                        break at;
+                    }
+                };
+                // A wrong width is reported before a bad value, as when splitting first.
+                if col != n_cols {
+                    return Err(wrong_width(line, col));
+                }
+                if let Some((i, m)) = bad {
+                    return Err(bad_utf8(line, i, m));
+                }
+                if (line - first_line) % 65_536 == 65_535 {
+                    tick(end as u64);
+                }
+                line += 1;
+                start = end + 1;
+            }
+        }
         Delimiter::Char(d) if memchr::memchr(b'"', chunk).is_none() => {
             let mut start = 0usize;
             let mut line = first_line;
@@ -1184,15 +1344,68 @@ mod tests {
     }
 
     #[test]
+    fn unquoted_lines_split_like_the_csv_reader() {
+        let text = "a,b,c\r\n1, x ,\r\n\r\n  \n2,y,5\n \t\n 3,z,6";
+        let (f, _) = read("x.csv", text).unwrap();
+        // The same file with a quoted field goes through the general CSV reader.
+        let (g, _) = read("x.csv", &text.replace("2,y", "2,\"y\"")).unwrap();
+        assert_eq!(format!("{f:?}"), format!("{g:?}"));
+        assert_eq!(f.n_rows, 3);
+        assert_eq!(f.columns[0].data, ColumnData::Num(vec![1.0, 2.0, 3.0]));
+        assert_eq!(f.columns[1].data.display(0).as_deref(), Some("x"));
+        assert_eq!(f.columns[2].data.display(0), None);
+        for (bad, line) in [("a,b\n1,2\n\n3\n", 4), ("a,b\n1,2\n3,4,5", 3)] {
+            let err = read("x.csv", bad).unwrap_err().to_string();
+            assert!(err.contains(&format!("line {line}:")), "{err}");
+        }
+        let err = read_bytes("x.csv", b"a,b\n\xfc,2,3\n", &ReadOptions::default(), None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("expected 2 fields"), "{err}");
+    }
+
+    #[test]
     fn fast_path_agrees_with_the_general_rules() {
         let cases = [
-            "0", "-0", "00", "007", "0.5", "00.5", "-0.5", ".5", "5.", ".", "-.", "-", "",
-            "123456789012345", "1234567890123456", "12345678901234.5", "1234567890.123456",
-            "0.000000000000001", "0.0000000000000001", "1e3", "1.5e-3", "1,5", "1.2.3", "12a",
-            "+1", "--1", "-007", "-0.0", "9007199254740993", "123.", "0000", "0.", "0.0",
+            "0",
+            "-0",
+            "00",
+            "007",
+            "0.5",
+            "00.5",
+            "-0.5",
+            ".5",
+            "5.",
+            ".",
+            "-.",
+            "-",
+            "",
+            "123456789012345",
+            "1234567890123456",
+            "12345678901234.5",
+            "1234567890.123456",
+            "0.000000000000001",
+            "0.0000000000000001",
+            "1e3",
+            "1.5e-3",
+            "1,5",
+            "1.2.3",
+            "12a",
+            "+1",
+            "--1",
+            "-007",
+            "-0.0",
+            "9007199254740993",
+            "123.",
+            "0000",
+            "0.",
+            "0.0",
         ];
         for c in cases {
-            let (a, b) = (parse_number(c.as_bytes()), parse_number_general(c.as_bytes()));
+            let (a, b) = (
+                parse_number(c.as_bytes()),
+                parse_number_general(c.as_bytes()),
+            );
             assert_eq!(a.map(f64::to_bits), b.map(f64::to_bits), "{c}");
         }
     }
@@ -1202,6 +1415,17 @@ mod tests {
         let (f, _) = read("x.csv", "a\n1\n2\nx\n").unwrap();
         match &f.columns[0].data {
             ColumnData::Str(s) => assert_eq!(s.levels, vec!["1", "2", "x"]),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Regression: numbers after the switch to text kept their raw spelling while those
+    /// before it were reformatted, so the levels depended on the chunking (thread count).
+    #[test]
+    fn numbers_in_mixed_columns_are_spelled_one_way() {
+        let (f, _) = read("x.csv", "a\n1.50\nx\n1.50\n007\n").unwrap();
+        match &f.columns[0].data {
+            ColumnData::Str(s) => assert_eq!(s.levels, vec!["1.5", "x", "007"]),
             other => panic!("{other:?}"),
         }
     }
@@ -1243,7 +1467,7 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(
-            err.starts_with("x.csv, line 2, column `b`: the value is not UTF-8"),
+            err.starts_with("x.csv, line 2, column `b`: the value is not valid UTF-8"),
             "{err}"
         );
     }
