@@ -14,7 +14,12 @@ if [ ! -f bench/out/gbdt_data.bin ]; then
   "$VENV/bin/python" bench/learn/gen_data.py bench/out
 fi
 cargo build --release -q -p klartext-learn --example gbdt_bench
+# The machine may be shared: report the load and each side's whole-process CPU
+# time (user+sys, includes data loading, predict and TreeSHAP) next to wall time.
+TIMEFMT="process: wall %e s, user %U s, sys %S s"
+echo "== load: $(uptime)"
 echo "== LightGBM"
-"$VENV/bin/python" bench/learn/lgb_bench.py bench/out | tee bench/out/lgb_bench.json
+/usr/bin/time -f "$TIMEFMT" "$VENV/bin/python" bench/learn/lgb_bench.py bench/out | tee bench/out/lgb_bench.json
 echo "== klartext-learn"
-RAYON_NUM_THREADS=2 cargo run --release -q -p klartext-learn --example gbdt_bench -- bench/out | tee bench/out/klartext_bench.json
+RAYON_NUM_THREADS=2 /usr/bin/time -f "$TIMEFMT" "${CARGO_TARGET_DIR:-target}/release/examples/gbdt_bench" bench/out | tee bench/out/klartext_bench.json
+echo "== load: $(uptime)"

@@ -33,16 +33,16 @@ fn read_file(path: &Path) -> Result<Vec<u8>> {
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = bytes_bar(len, "reading");
-    let mut buf = Vec::with_capacity(len as usize);
-    let mut chunk = vec![0u8; 8 << 20];
+    let mut buf = Vec::with_capacity(len as usize + 1);
+    // Read straight into the buffer, 8 MiB at a time for the progress bar.
     loop {
-        let n = f
-            .read(&mut chunk)
+        let n = (&mut f)
+            .take(8 << 20)
+            .read_to_end(&mut buf)
             .with_context(|| format!("cannot read {}", path.display()))?;
         if n == 0 {
             break;
         }
-        buf.extend_from_slice(&chunk[..n]);
         bar.inc(n as u64);
     }
     bar.finish_and_clear();
