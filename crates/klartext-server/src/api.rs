@@ -7,11 +7,10 @@ use crate::features::{canonical, check};
 use crate::{AppState, Served};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use klartext_store::{Feedback, PredictionRecord};
 use serde_json::{json, Map, Value};
@@ -20,21 +19,29 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 pub(crate) fn router(state: AppState) -> Router {
-    let v1 = Router::new()
-        .route("/v1/usecases", get(list_usecases))
-        .route("/v1/usecases/{id}/predict", post(predict))
-        .route("/v1/usecases/{id}/predict:batch", post(predict_batch))
-        .route("/v1/predictions/{id}", get(get_prediction))
-        .route("/v1/predictions/{id}/feedback", post(feedback))
+    // Built from the one route table that `/openapi.json` documents, so the two cannot
+    // drift apart.
+    let mut open = Router::new();
+    let mut v1 = Router::new();
+    for r in crate::routes::ROUTES {
+        if r.role.is_some() {
+            v1 = v1.route(r.path, (r.handler)());
+        } else {
+            open = open.route(r.path, (r.handler)());
+        }
+    }
+    // The kill switch sits inside the key check, so that fallbacks know their caller.
+    let v1 = v1
+        .route_layer(from_fn_with_state(
+            state.clone(),
+            crate::govern::kill_switch,
+        ))
         .route_layer(from_fn_with_state(state.clone(), require_key));
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .merge(v1)
+    open.merge(v1)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(state.clone(), count_errors))
+        .layer(from_fn(trace_requests))
         .layer(from_fn(catch_panics_as_500))
         .layer(DefaultBodyLimit::max(state.inner.config.body_limit))
         .with_state(state)
@@ -52,6 +59,23 @@ async fn method_not_allowed() -> ApiError {
         ErrorCode::MethodNotAllowed,
         "this route does not take that method",
     )
+}
+
+/// One structured log event per request: `debug` normally, `warn` for a 5xx.
+async fn trace_requests(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let r = next.run(req).await;
+    let status = r.status().as_u16();
+    let latency_us = started.elapsed().as_micros() as u64;
+    let code = r.extensions().get::<ErrorCode>().map_or("", |c| c.as_str());
+    if status >= 500 {
+        tracing::warn!(%method, path, status, latency_us, code, "request failed");
+    } else {
+        tracing::debug!(%method, path, status, latency_us, code, "request");
+    }
+    r
 }
 
 async fn count_errors(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -72,11 +96,11 @@ async fn catch_panics_as_500(req: Request, next: Next) -> Response {
     }
 }
 
-async fn healthz() -> Json<Value> {
+pub(crate) async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-async fn readyz(State(state): State<AppState>) -> Response {
+pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     let served: Map<String, Value> = state
         .served()
         .into_iter()
@@ -89,15 +113,15 @@ async fn readyz(State(state): State<AppState>) -> Response {
     Json(json!({ "status": "ready", "use_cases": served })).into_response()
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
-    let text = crate::metrics::render(
-        state
-            .inner
-            .usecases
-            .values()
-            .filter_map(|u| u.served.as_ref().map(|s| &s.metrics)),
-        &state.inner.errors,
-    );
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    // Every model loaded so far (champions, challengers, rolled-back ones keep counting).
+    let loaded: Vec<std::sync::Arc<Served>> = state
+        .inner
+        .usecases
+        .values()
+        .flat_map(|u| u.all_loaded())
+        .collect();
+    let text = crate::metrics::render(loaded.iter().map(|s| &s.metrics), &state.inner.errors);
     (
         [(
             header::CONTENT_TYPE,
@@ -108,7 +132,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn list_usecases(
+pub(crate) async fn list_usecases(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
 ) -> Result<Json<Value>, ApiError> {
@@ -118,11 +142,12 @@ async fn list_usecases(
         .usecases
         .values()
         .map(|u| {
+            let served = u.served();
             json!({
                 "id": u.usecase.id,
                 "title": u.usecase.title,
-                "model_version": u.served.as_ref().map(|s| &s.version),
-                "features": u.served.as_ref().map(|s| s.artifact.header.encoder.features.iter().map(|f| &f.name).collect::<Vec<_>>()),
+                "model_version": served.as_ref().map(|s| &s.version),
+                "features": served.as_ref().map(|s| s.artifact.header.encoder.features.iter().map(|f| &f.name).collect::<Vec<_>>()),
             })
         })
         .collect();
@@ -130,12 +155,12 @@ async fn list_usecases(
 }
 
 #[derive(Debug, serde::Deserialize)]
-struct PredictQuery {
+pub(crate) struct PredictQuery {
     explain: Option<bool>,
 }
 
 /// The use case and its model, or why there is none.
-fn served<'a>(state: &'a AppState, id: &str) -> Result<&'a Served, ApiError> {
+pub(crate) fn served(state: &AppState, id: &str) -> Result<std::sync::Arc<Served>, ApiError> {
     if state.inner.shutting_down.load(Ordering::SeqCst) {
         return Err(ApiError::new(
             ErrorCode::ShuttingDown,
@@ -156,7 +181,7 @@ fn served<'a>(state: &'a AppState, id: &str) -> Result<&'a Served, ApiError> {
             ),
         )
     })?;
-    u.served.as_ref().ok_or_else(|| {
+    u.served().ok_or_else(|| {
         ApiError::new(
             ErrorCode::NoModel,
             format!("use case `{id}` has no model version whose gates passed; train one with `klartext train {id}`"),
@@ -164,7 +189,7 @@ fn served<'a>(state: &'a AppState, id: &str) -> Result<&'a Served, ApiError> {
     })
 }
 
-fn media_type(headers: &HeaderMap) -> String {
+pub(crate) fn media_type(headers: &HeaderMap) -> String {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -195,7 +220,7 @@ fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
     })
 }
 
-fn explain_flag(q: Result<Query<PredictQuery>, QueryRejection>) -> Result<bool, ApiError> {
+pub(crate) fn explain_flag(q: Result<Query<PredictQuery>, QueryRejection>) -> Result<bool, ApiError> {
     match q {
         Ok(Query(q)) => Ok(q.explain.unwrap_or(true)),
         Err(e) => Err(ApiError::new(
@@ -207,9 +232,9 @@ fn explain_flag(q: Result<Query<PredictQuery>, QueryRejection>) -> Result<bool, 
 }
 
 /// One scored row, ready to log and to answer.
-struct Row {
-    record: PredictionRecord,
-    answer: Value,
+pub(crate) struct Row {
+    pub record: PredictionRecord,
+    pub answer: Value,
 }
 
 fn new_prediction_id() -> Result<String, ApiError> {
@@ -220,7 +245,7 @@ fn new_prediction_id() -> Result<String, ApiError> {
 
 /// Check and score one request object (`{"subject_id", "features"}`); `prefix` names
 /// its place in a batch for error fields.
-fn score_one(
+pub(crate) fn score_one(
     usecase: &str,
     served: &Served,
     caller: &Caller,
@@ -319,7 +344,7 @@ fn score_one(
 }
 
 /// Commit the rows to the prediction log; only then may the answer go out.
-async fn log_rows(state: &AppState, rows: Vec<PredictionRecord>) -> Result<(), ApiError> {
+pub(crate) async fn log_rows(state: &AppState, rows: Vec<PredictionRecord>) -> Result<(), ApiError> {
     state.inner.log.append(rows).await.map_err(|_| {
         tracing::error!("prediction log unavailable; answering 503");
         ApiError::new(
@@ -329,7 +354,7 @@ async fn log_rows(state: &AppState, rows: Vec<PredictionRecord>) -> Result<(), A
     })
 }
 
-async fn predict(
+pub(crate) async fn predict(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
@@ -354,7 +379,7 @@ async fn predict(
             "expected a JSON object with `subject_id` and `features`",
         ));
     }
-    let row = score_one(&id, served, &caller, &item, explain, "", started)
+    let row = score_one(&id, &served, &caller, &item, explain, "", started)
         .map_err(ApiError::invalid_features)?;
     log_rows(&state, vec![row.record]).await?;
     served
@@ -363,20 +388,24 @@ async fn predict(
     Ok(Json(row.answer).into_response())
 }
 
-async fn predict_batch(
+pub(crate) async fn predict_batch(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     query: Result<Query<PredictQuery>, QueryRejection>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let served = served(&state, &id)?;
     let explain = explain_flag(query)?;
-    let ndjson = match media_type(&headers).as_str() {
-        "application/json" => false,
-        "application/x-ndjson" | "application/ndjson" | "application/jsonl" => true,
+    match media_type(&headers).as_str() {
+        "application/json" => {}
+        "application/x-ndjson" | "application/ndjson" | "application/jsonl" => {
+            // Streamed: no body limit (a per-line one instead), answers flow as lines are
+            // scored and logged.
+            return Ok(crate::stream::predict_ndjson(state.clone(), caller, id, explain, request.into_body()));
+        }
         _ => {
             return Err(ApiError::new(
                 ErrorCode::UnsupportedMediaType,
@@ -384,31 +413,15 @@ async fn predict_batch(
             ))
         }
     };
+    let body = Bytes::from_request(request, &state).await;
     let bytes = body_bytes(body, state.inner.config.body_limit)?;
-    let items: Vec<Value> = if ndjson {
-        let text = std::str::from_utf8(&bytes)
-            .map_err(|_| ApiError::new(ErrorCode::MalformedJson, "the NDJSON body is not UTF-8"))?;
-        text.lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(i, l)| {
-                serde_json::from_str(l).map_err(|e| {
-                    ApiError::new(
-                        ErrorCode::MalformedJson,
-                        format!("line {}: not valid JSON: {e}", i + 1),
-                    )
-                })
-            })
-            .collect::<Result<_, _>>()?
-    } else {
-        match parse_json(&bytes)? {
-            Value::Array(a) => a,
-            _ => {
-                return Err(ApiError::new(
-                    ErrorCode::MalformedJson,
-                    "expected a JSON array of `{\"subject_id\", \"features\"}` objects",
-                ))
-            }
+    let items: Vec<Value> = match parse_json(&bytes)? {
+        Value::Array(a) => a,
+        _ => {
+            return Err(ApiError::new(
+                ErrorCode::MalformedJson,
+                "expected a JSON array of `{\"subject_id\", \"features\"}` objects",
+            ))
         }
     };
     let max = state.inner.config.max_batch_rows;
@@ -427,7 +440,7 @@ async fn predict_batch(
     for (i, item) in items.iter().enumerate() {
         match score_one(
             &id,
-            served,
+            &served,
             &caller,
             item,
             explain,
@@ -451,26 +464,10 @@ async fn predict_batch(
     served
         .metrics
         .observe(n, started.elapsed().as_micros() as u64, false);
-    if ndjson {
-        let mut out = String::new();
-        for a in answers {
-            out.push_str(&a.to_string());
-            out.push('\n');
-        }
-        Ok((
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/x-ndjson"),
-            )],
-            out,
-        )
-            .into_response())
-    } else {
-        Ok(Json(Value::Array(answers)).into_response())
-    }
+    Ok(Json(Value::Array(answers)).into_response())
 }
 
-async fn get_prediction(
+pub(crate) async fn get_prediction(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
@@ -497,7 +494,7 @@ async fn get_prediction(
     Ok(Json(json!({ "prediction": p, "feedback": fb })))
 }
 
-async fn feedback(
+pub(crate) async fn feedback(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,

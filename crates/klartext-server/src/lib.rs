@@ -10,16 +10,21 @@ mod api;
 pub mod auth;
 pub mod error;
 mod features;
+mod govern;
 pub mod log;
 mod metrics;
+pub mod openapi;
+pub mod routes;
+pub mod state;
+mod stream;
 
 pub use auth::{hash_secret, new_key, Caller};
 pub use error::{ApiError, ErrorCode, FieldProblem, ServerError};
 pub use log::PredictionLog;
+pub use state::{in_canary, ChampionSource, GOVERNANCE_POLL};
 
 use klartext_core::UseCase;
 use klartext_store::Store;
-use klartext_train::Artifact;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -42,17 +47,7 @@ impl Default for ServerConfig {
     }
 }
 
-/// A model being served for a use case.
-pub(crate) struct Served {
-    pub version: String,
-    pub artifact: Artifact,
-    pub metrics: metrics::Series,
-}
-
-pub(crate) struct UseCaseState {
-    pub usecase: UseCase,
-    pub served: Option<Served>,
-}
+pub(crate) use state::{Served, UseCaseState};
 
 pub(crate) struct Inner {
     pub store: Arc<dyn Store>,
@@ -79,42 +74,16 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// Load the model to serve for each use case (for now the newest version whose gates
-    /// passed) and start the prediction log writer.
+    /// Load the model to serve for each use case (its champion alias; the newest version
+    /// whose gates passed when no alias was ever set), start the prediction log writer,
+    /// and follow alias and switch changes in the store (see [`state`]).
     pub fn new(
         store: Arc<dyn Store>,
         usecases: Vec<UseCase>,
         config: ServerConfig,
     ) -> Result<AppState, ServerError> {
-        let mut map = BTreeMap::new();
-        for uc in usecases {
-            let record = store.models(&uc.id)?.into_iter().find(|m| m.gates_passed);
-            let served = match record {
-                Some(m) => {
-                    let bytes = store.model_bytes(&m)?;
-                    let artifact =
-                        Artifact::from_bytes(&bytes).map_err(|source| ServerError::Model {
-                            usecase: uc.id.clone(),
-                            version: m.version.clone(),
-                            source,
-                        })?;
-                    Some(Served {
-                        metrics: metrics::Series::new(&uc.id, &m.version),
-                        version: m.version,
-                        artifact,
-                    })
-                }
-                None => None,
-            };
-            map.insert(
-                uc.id.clone(),
-                UseCaseState {
-                    usecase: uc,
-                    served,
-                },
-            );
-        }
-        Ok(AppState {
+        let (map, seen) = state::load(store.as_ref(), usecases)?;
+        let app = AppState {
             inner: Arc::new(Inner {
                 log: PredictionLog::start(store.clone()),
                 store,
@@ -124,7 +93,30 @@ impl AppState {
                 config,
                 shutting_down: AtomicBool::new(false),
             }),
-        })
+        };
+        state::start_poller(Arc::downgrade(&app.inner), seen);
+        Ok(app)
+    }
+
+    /// `(use case, served model version, why that one)` for every use case.
+    pub fn champions(&self) -> Vec<(String, Option<String>, ChampionSource)> {
+        self.inner
+            .usecases
+            .iter()
+            .map(|(id, u)| {
+                let live = u.live();
+                (
+                    id.clone(),
+                    live.champion.as_ref().map(|s| s.version.clone()),
+                    live.source,
+                )
+            })
+            .collect()
+    }
+
+    /// Re-read aliases and switches from the store now, instead of at the next poll.
+    pub fn refresh_governance(&self) -> Result<(), ServerError> {
+        state::refresh_all(&self.inner).map(drop)
     }
 
     /// `(use case, served model version)` for every use case.
@@ -132,7 +124,7 @@ impl AppState {
         self.inner
             .usecases
             .iter()
-            .map(|(id, u)| (id.clone(), u.served.as_ref().map(|s| s.version.clone())))
+            .map(|(id, u)| (id.clone(), u.served().map(|s| s.version.clone())))
             .collect()
     }
 

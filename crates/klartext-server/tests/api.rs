@@ -364,7 +364,7 @@ async fn bad_requests_get_clear_4xx_in_one_shape() {
 }
 
 #[tokio::test]
-async fn batch_as_json_array_and_ndjson_and_refused_whole_on_one_bad_row() {
+async fn batch_as_json_array_refused_whole_on_one_bad_row_and_ndjson_answered_per_line() {
     let f = fixture();
     let uri = "/v1/usecases/churn/predict:batch";
     let rows = json!([request(), {"subject_id": 2, "features": {"tenure_months": 40}}]);
@@ -415,6 +415,8 @@ async fn batch_as_json_array_and_ndjson_and_refused_whole_on_one_bad_row() {
     assert!(lines
         .iter()
         .all(|l| l.get("explanation").is_none() && l["score"].is_f64()));
+    // Streamed answers carry the input line they answer (blank lines are skipped).
+    assert_eq!((lines[0]["line"].as_u64(), lines[1]["line"].as_u64()), (Some(1), Some(3)));
 
     let bad = f
         .post(
@@ -433,10 +435,19 @@ async fn batch_as_json_array_and_ndjson_and_refused_whole_on_one_bad_row() {
             "{}\n{oops\n",
         )
         .await;
-    assert_eq!(
-        (bad_line.status, code(&bad_line)),
-        (StatusCode::BAD_REQUEST, "malformed_json")
-    );
+    // NDJSON is a stream: a bad line is answered by an error for that line, not a 400.
+    assert_eq!(bad_line.status, StatusCode::OK, "{}", bad_line.text);
+    let answered: Vec<Value> = bad_line
+        .text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(answered.len(), 2, "{}", bad_line.text);
+    assert_eq!(answered[0]["line"], 1);
+    assert_eq!(answered[0]["error"]["code"], "invalid_features");
+    assert_eq!(answered[0]["error"]["field"], "features");
+    assert_eq!(answered[1]["line"], 2);
+    assert_eq!(answered[1]["error"]["code"], "malformed_json");
     let not_array = f.post(uri, &request()).await;
     assert_eq!(code(&not_array), "malformed_json");
 

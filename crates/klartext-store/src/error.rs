@@ -26,6 +26,10 @@ pub enum StoreError {
 
     #[error("stored record is unreadable: {0}")]
     Decode(String),
+
+    /// A governance change that is not allowed as asked; the message says why.
+    #[error("{0}")]
+    Refused(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

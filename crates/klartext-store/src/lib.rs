@@ -6,11 +6,19 @@
 
 mod audit;
 mod blobs;
+mod checkpoint;
 mod error;
+mod govern;
 mod sqlite;
 
 pub use audit::{AuditEvent, NewAuditEvent};
+pub use checkpoint::{
+    AuditProblem, AuditProblemKind, AuditVerification, Checkpoint, CHECKPOINT_EVERY, KEY_FILE,
+};
 pub use error::{Result, StoreError};
+pub use govern::{
+    Alias, AliasChange, AliasName, ChallengerMode, Governance, Promotion, Rollback, Switch,
+};
 pub use sqlite::SqliteStore;
 
 use klartext_core::{QualityReport, Schema};
@@ -238,6 +246,53 @@ pub trait Store: Send + Sync {
 
     /// The outcomes attached to a prediction, oldest first.
     fn feedback(&self, prediction_id: &str) -> Result<Vec<Feedback>>;
+
+    // --- Governance: aliases, rollback, kill switch, signed audit checkpoints. ---
+
+    /// Point an alias at a model version, with its history row and a `model.promoted`
+    /// audit event, in one transaction. Gates are the caller's to check; an override
+    /// without a reason is refused.
+    fn promote(&self, promotion: &Promotion) -> Result<Alias>;
+
+    /// Restore the previous champion (`model.rolled_back`); refused when there is none.
+    fn rollback(&self, usecase: &str, actor: &str, reason: Option<&str>) -> Result<Rollback>;
+
+    /// Remove the challenger; `None` when there was none.
+    fn clear_challenger(
+        &self,
+        usecase: &str,
+        actor: &str,
+        reason: Option<&str>,
+    ) -> Result<Option<String>>;
+
+    /// Current aliases, optionally of one use case.
+    fn aliases(&self, usecase: Option<&str>) -> Result<Vec<Alias>>;
+
+    /// Every alias change of a use case, oldest first.
+    fn alias_history(&self, usecase: &str) -> Result<Vec<AliasChange>>;
+
+    /// Switch a use case off (it answers its fallback) or on, with a `usecase.switched`
+    /// audit event. Switching off needs a reason.
+    fn set_switch(&self, usecase: &str, on: bool, actor: &str, reason: &str) -> Result<Switch>;
+
+    /// Every use case ever switched, with its current state.
+    fn switches(&self) -> Result<Vec<Switch>>;
+
+    /// A counter bumped by every alias or switch change: cheap to poll.
+    fn governance_version(&self) -> Result<i64>;
+
+    /// Aliases and switches, read consistently.
+    fn governance(&self) -> Result<Governance>;
+
+    /// Sign a checkpoint for the newest audit event; `None` when the trail is empty.
+    fn audit_checkpoint(&self) -> Result<Option<Checkpoint>>;
+
+    /// Every checkpoint, oldest first.
+    fn audit_checkpoints(&self) -> Result<Vec<Checkpoint>>;
+
+    /// Recompute the chain, check it against the signed checkpoints, and name the first
+    /// problem and its kind (edited, deleted, reordered, truncated).
+    fn verify_audit_detailed(&self) -> Result<AuditVerification>;
 }
 
 /// Milliseconds since the Unix epoch, now.

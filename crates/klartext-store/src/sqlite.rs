@@ -2,7 +2,9 @@
 
 use crate::audit::{canonical, chain_hash, AuditEvent, NewAuditEvent, GENESIS};
 use crate::blobs;
+use crate::checkpoint::{self, AuditVerification, Checkpoint};
 use crate::error::{Result, StoreError};
+use crate::govern::{self, Alias, AliasChange, Governance, Promotion, Rollback, Switch};
 use crate::{
     now_ms, ApiKey, DatasetRecord, Feedback, KeyRole, ModelRecord, PredictionRecord, Registered,
     Registration, StagedSnapshot, Store,
@@ -17,6 +19,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_initial.sql")),
     (2, include_str!("../migrations/0002_models.sql")),
     (3, include_str!("../migrations/0003_serving.sql")),
+    (4, include_str!("../migrations/0004_governance.sql")),
 ];
 
 pub struct SqliteStore {
@@ -176,7 +179,7 @@ fn to_registration(t: (String, String, String, String, i64, String)) -> Result<R
     })
 }
 
-fn append_in(tx: &Transaction<'_>, e: &NewAuditEvent) -> Result<AuditEvent> {
+pub(crate) fn append_in(tx: &Transaction<'_>, e: &NewAuditEvent) -> Result<AuditEvent> {
     let last: Option<(i64, String)> = tx
         .query_row(
             "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
@@ -194,6 +197,13 @@ fn append_in(tx: &Transaction<'_>, e: &NewAuditEvent) -> Result<AuditEvent> {
         "INSERT INTO audit_events (seq, at_ms, actor, action, subject, details, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![seq, at_ms, e.actor, e.action, e.subject, e.details.to_string(), prev_hash, hash],
     )?;
+    // Every so many events, a signed checkpoint, so that cutting off the tail shows.
+    if seq % crate::checkpoint::CHECKPOINT_EVERY == 0 {
+        if let Some(db) = tx.path().filter(|p| !p.is_empty()) {
+            let dir = Path::new(db).parent().unwrap_or(Path::new("."));
+            crate::checkpoint::checkpoint_in(tx, dir, seq, &hash)?;
+        }
+    }
     Ok(AuditEvent {
         seq,
         at_ms,
@@ -631,6 +641,93 @@ impl Store for SqliteStore {
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
+    }
+
+    fn promote(&self, promotion: &Promotion) -> Result<Alias> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let a = govern::promote(&tx, promotion)?;
+        tx.commit()?;
+        Ok(a)
+    }
+
+    fn rollback(&self, usecase: &str, actor: &str, reason: Option<&str>) -> Result<Rollback> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let r = govern::rollback(&tx, usecase, actor, reason)?;
+        tx.commit()?;
+        Ok(r)
+    }
+
+    fn clear_challenger(
+        &self,
+        usecase: &str,
+        actor: &str,
+        reason: Option<&str>,
+    ) -> Result<Option<String>> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let r = govern::clear_challenger(&tx, usecase, actor, reason)?;
+        tx.commit()?;
+        Ok(r)
+    }
+
+    fn aliases(&self, usecase: Option<&str>) -> Result<Vec<Alias>> {
+        govern::aliases(&self.lock(), usecase)
+    }
+
+    fn alias_history(&self, usecase: &str) -> Result<Vec<AliasChange>> {
+        govern::history(&self.lock(), usecase)
+    }
+
+    fn set_switch(&self, usecase: &str, on: bool, actor: &str, reason: &str) -> Result<Switch> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let r = govern::set_switch(&tx, usecase, on, actor, reason)?;
+        tx.commit()?;
+        Ok(r)
+    }
+
+    fn switches(&self) -> Result<Vec<Switch>> {
+        govern::switches(&self.lock())
+    }
+
+    fn governance_version(&self) -> Result<i64> {
+        govern::version(&self.lock())
+    }
+
+    fn governance(&self) -> Result<Governance> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let g = govern::snapshot(&tx)?;
+        tx.commit()?;
+        Ok(g)
+    }
+
+    fn audit_checkpoint(&self) -> Result<Option<Checkpoint>> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let Some((seq, hash)) = checkpoint::last_event(&tx)? else {
+            return Ok(None);
+        };
+        let cp = checkpoint::checkpoint_in(&tx, &self.dir, seq, &hash)?;
+        tx.commit()?;
+        Ok(Some(cp))
+    }
+
+    fn audit_checkpoints(&self) -> Result<Vec<Checkpoint>> {
+        checkpoint::checkpoints(&self.lock())
+    }
+
+    fn verify_audit_detailed(&self) -> Result<AuditVerification> {
+        // Checkpoints first: events appended meanwhile only lengthen the trail read after.
+        let cps = checkpoint::checkpoints(&self.lock())?;
+        let events = self.audit_events(0)?;
+        Ok(checkpoint::verify(
+            &events,
+            &cps,
+            checkpoint::public_key(&self.dir)?,
+        ))
     }
 }
 

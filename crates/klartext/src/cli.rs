@@ -35,6 +35,12 @@ pub enum Command {
         rows: usize,
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Stop after training instead of serving the model (tests, CI).
+        #[arg(long)]
+        no_serve: bool,
+        /// Address the server listens on at the end.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
     },
     /// Use-case files.
     #[command(subcommand)]
@@ -100,6 +106,47 @@ pub enum Command {
     /// API keys for the decision API.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Point the champion (or challenger) alias at a model version; refused unless every
+    /// gate of the use case was evaluated on it and passed.
+    Promote {
+        /// `USECASE@VERSION` (a unique prefix of the version is enough).
+        target: String,
+        /// Which alias.
+        #[arg(long, default_value = "champion", value_parser = ["champion", "challenger"])]
+        to: String,
+        /// Run the challenger as a canary answering this share of subjects (e.g. `10%`);
+        /// without it a challenger runs in shadow.
+        #[arg(long)]
+        canary: Option<String>,
+        /// Promote although gates failed or were not evaluated; needs `--reason`, and is
+        /// recorded as an override in the audit trail.
+        #[arg(long = "override", requires = "reason")]
+        override_gates: bool,
+        /// Why (required with `--override`).
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore the previous champion of a use case.
+    Rollback {
+        usecase: String,
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Kill switch: `switch off USECASE --reason "..."` answers the use case's fallback on
+    /// every server sharing the store within a second; `switch on USECASE` ends it.
+    Switch {
+        #[arg(value_parser = ["off", "on"])]
+        state: String,
+        usecase: String,
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -241,6 +288,12 @@ pub enum AuditCommand {
     },
     /// Recompute the hash chain and name the first event that does not match.
     Verify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sign a checkpoint of the trail as it is now (the installation's Ed25519 key), so
+    /// that deleting later events is detectable.
+    Checkpoint {
         #[arg(long)]
         json: bool,
     },

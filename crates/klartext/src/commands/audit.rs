@@ -38,24 +38,56 @@ pub fn run(project: Option<&Path>, cmd: AuditCommand) -> Result<()> {
             Ok(())
         }
         AuditCommand::Verify { json } => {
-            let n = store.audit_events(0)?.len();
-            let broken = store.verify_audit()?;
+            let v = store.verify_audit_detailed()?;
             if json {
-                print_json(
-                    &serde_json::json!({ "events": n, "intact": broken.is_none(), "first_broken_seq": broken }),
-                );
+                print_json(&serde_json::json!({
+                    "events": v.events,
+                    "last_seq": v.last_seq,
+                    "intact": v.problem.is_none(),
+                    "first_broken_seq": v.problem.as_ref().map(|p| p.seq),
+                    "problem": v.problem,
+                    "checkpoint": v.checkpoint,
+                }));
             }
-            match broken {
+            match v.problem {
                 None => {
                     if !json {
-                        println!("audit trail intact: {n} events, hash chain verified");
+                        let cp = match &v.checkpoint {
+                            Some(c) => {
+                                format!("; newest signed checkpoint at event {} verified", c.seq)
+                            }
+                            None => {
+                                "; no signed checkpoint yet (`klartext audit checkpoint`)".into()
+                            }
+                        };
+                        println!(
+                            "audit trail intact: {} events, hash chain verified{cp}",
+                            v.events
+                        );
                     }
                     Ok(())
                 }
-                Some(seq) => {
-                    bail!("audit trail broken at event {seq}: it was edited, deleted or reordered")
-                }
+                Some(p) => bail!(
+                    "audit trail broken at event {} ({}): {}",
+                    p.seq,
+                    p.kind.as_str(),
+                    p.message
+                ),
             }
+        }
+        AuditCommand::Checkpoint { json } => {
+            let Some(cp) = store.audit_checkpoint()? else {
+                bail!("the audit trail is empty: nothing to checkpoint");
+            };
+            if json {
+                print_json(&serde_json::to_value(&cp)?);
+            } else {
+                println!(
+                    "signed checkpoint at event {} (hash {}); public key {}",
+                    cp.seq, cp.hash, cp.public_key
+                );
+            }
+            Ok(())
         }
     }
 }

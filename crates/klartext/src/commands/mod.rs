@@ -5,9 +5,11 @@ mod data;
 mod init;
 mod keys;
 mod models;
+mod promote;
 mod quickstart;
 mod score;
 mod serve;
+mod switch;
 mod train;
 mod usecase;
 
@@ -18,7 +20,13 @@ pub fn run(cli: Cli) -> Result<()> {
     let project = cli.project.as_deref();
     match cli.command {
         Command::Init { dir } => init::run(dir.as_deref()),
-        Command::Quickstart { dir, rows, seed } => quickstart::run(&dir, rows, seed),
+        Command::Quickstart {
+            dir,
+            rows,
+            seed,
+            no_serve,
+            addr,
+        } => quickstart::run(&dir, rows, seed, (!no_serve).then_some(addr.as_str())),
         Command::Usecase(c) => usecase::run(project, c),
         Command::Data(c) => data::run(project, c),
         Command::Audit(c) => audit::run(project, c),
@@ -57,8 +65,35 @@ pub fn run(cli: Cli) -> Result<()> {
             addr,
             body_limit,
             max_batch_rows,
-        } => serve::run(project, &addr, body_limit, max_batch_rows),
+        } => serve::run(project, &addr, body_limit, max_batch_rows, None),
         Command::Keys(c) => keys::run(project, c),
+        Command::Promote {
+            target,
+            to,
+            canary,
+            override_gates,
+            reason,
+            json,
+        } => promote::promote(
+            project,
+            &target,
+            &to,
+            canary.as_deref(),
+            override_gates,
+            reason.as_deref(),
+            json,
+        ),
+        Command::Rollback {
+            usecase,
+            reason,
+            json,
+        } => promote::rollback(project, &usecase, reason.as_deref(), json),
+        Command::Switch {
+            state,
+            usecase,
+            reason,
+            json,
+        } => switch::run(project, &state, &usecase, reason.as_deref(), json),
     }
 }
 

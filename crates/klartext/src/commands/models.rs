@@ -30,7 +30,22 @@ pub fn run(project: Option<&Path>, cmd: ModelsCommand) -> Result<()> {
     match cmd {
         ModelsCommand::List { usecase, json } => {
             let uc = p.usecase(&usecase)?;
-            let models = p.open_store()?.models(&uc.id)?;
+            let store = p.open_store()?;
+            let models = store.models(&uc.id)?;
+            let aliases = store.aliases(Some(&uc.id))?;
+            let alias_of = |version: &str| -> Vec<String> {
+                aliases
+                    .iter()
+                    .filter(|a| a.version == version)
+                    .map(|a| match (a.mode, a.canary_share) {
+                        (Some(klartext_store::ChallengerMode::Canary), Some(s)) => {
+                            format!("challenger (canary {:.1}%)", s * 100.0)
+                        }
+                        (Some(m), _) => format!("challenger ({})", m.as_str()),
+                        (None, _) => a.alias.as_str().to_owned(),
+                    })
+                    .collect()
+            };
             if json {
                 let v: Vec<serde_json::Value> = models
                     .iter()
@@ -39,6 +54,7 @@ pub fn run(project: Option<&Path>, cmd: ModelsCommand) -> Result<()> {
                             "version": m.version, "usecase": m.usecase_id, "dataset_id": m.dataset_id,
                             "learner": m.learner, "gates_passed": m.gates_passed, "metrics": m.report["metrics"],
                             "created_ms": m.created_ms, "created_by": m.created_by,
+                            "aliases": alias_of(&m.version),
                         })
                     })
                     .collect();
@@ -65,6 +81,7 @@ pub fn run(project: Option<&Path>, cmd: ModelsCommand) -> Result<()> {
                         .unwrap_or_default();
                     vec![
                         m.version.clone(),
+                        alias_of(&m.version).join(", "),
                         m.learner.clone(),
                         metric,
                         if m.gates_passed {
@@ -80,7 +97,7 @@ pub fn run(project: Option<&Path>, cmd: ModelsCommand) -> Result<()> {
                 .collect();
             emit(&table(
                 &[
-                    "version", "learner", "held-out", "gates", "dataset", "trained", "by",
+                    "version", "alias", "learner", "held-out", "gates", "dataset", "trained", "by",
                 ],
                 &rows,
             ));

@@ -6,7 +6,8 @@ use anyhow::{Context, Result};
 use klartext_data::generate::{generate, GenerateParams, EXAMPLE_USECASE};
 use std::path::Path;
 
-pub fn run(dir: &Path, rows: usize, seed: u64) -> Result<()> {
+/// `serve`: the address to serve on at the end; `None` (`--no-serve`) stops after training.
+pub fn run(dir: &Path, rows: usize, seed: u64, serve: Option<&str>) -> Result<()> {
     let p = if dir.join(crate::project::CONFIG_FILE).exists() {
         println!("Using the existing project in {}", dir.display());
         Project::find(Some(dir))?
@@ -74,5 +75,66 @@ pub fn run(dir: &Path, rows: usize, seed: u64) -> Result<()> {
     println!("  klartext --project {shown} models list churn");
     println!("  klartext --project {shown} card churn@{version}");
     println!("  klartext --project {shown} audit verify");
-    Ok(())
+    let Some(addr) = serve else {
+        println!("  klartext --project {shown} serve");
+        return Ok(());
+    };
+
+    // 7. Serve it, with a fresh scorer key and a real customer in a ready-to-paste call.
+    let (key, secret) =
+        klartext_server::new_key(klartext_store::KeyRole::Scorer, &crate::project::actor())?;
+    klartext_store::Store::create_key(&store, &key)?;
+    let artifact = klartext_train::Artifact::from_bytes(&klartext_store::Store::model_bytes(
+        &store, &model,
+    )?)
+    .context("the model just trained loads")?;
+    let id_column = p.usecase("churn").map(|u| u.data.id).unwrap_or_default();
+    let body = example_request(&g.frame, &artifact, &id_column);
+    drop(store);
+    println!(
+        "\n7. Serving the model over HTTP with a new scorer key ({}); this is `klartext serve`:\n",
+        key.id
+    );
+    super::serve::run(
+        Some(&p.root),
+        addr,
+        2 * 1024 * 1024,
+        10_000,
+        Some(super::serve::Example {
+            usecase: "churn".into(),
+            key: secret,
+            body,
+        }),
+    )
+}
+
+/// A request for the first generated customer: its features as the model reads them.
+fn example_request(
+    frame: &klartext_core::Frame,
+    artifact: &klartext_train::Artifact,
+    id_column: &str,
+) -> serde_json::Value {
+    use klartext_core::frame::ColumnData;
+    use klartext_core::ColumnKind;
+    let mut features = serde_json::Map::new();
+    for f in &artifact.header.encoder.features {
+        let Some(col) = frame.column(&f.name) else {
+            continue;
+        };
+        let v = match &col.data {
+            ColumnData::Num(x) if x[0].is_nan() => continue,
+            ColumnData::Num(x) if f.kind == ColumnKind::Boolean => (x[0] != 0.0).into(),
+            ColumnData::Num(x) => serde_json::Number::from_f64(x[0]).map_or(serde_json::Value::Null, Into::into),
+            ColumnData::Str(s) => match s.get(0) {
+                Some(v) => v.into(),
+                None => continue,
+            },
+        };
+        features.insert(f.name.clone(), v);
+    }
+    let subject = frame
+        .column(id_column)
+        .and_then(|c| c.data.display(0))
+        .unwrap_or_else(|| "customer-1".into());
+    serde_json::json!({ "subject_id": subject, "features": features })
 }

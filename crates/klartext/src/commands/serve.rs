@@ -7,11 +7,21 @@ use klartext_server::{AppState, ServerConfig};
 use std::path::Path;
 use std::sync::Arc;
 
+/// A ready-to-paste example call, printed once the server listens (quickstart has a
+/// real key and a real row to show).
+#[derive(Debug, Clone)]
+pub struct Example {
+    pub usecase: String,
+    pub key: String,
+    pub body: serde_json::Value,
+}
+
 pub fn run(
     project: Option<&Path>,
     addr: &str,
     body_limit: usize,
     max_batch_rows: usize,
+    example: Option<Example>,
 ) -> Result<()> {
     let p = Project::find(project)?;
     let mut usecases = Vec::new();
@@ -23,10 +33,7 @@ pub fn run(
         }
     }
     let store = Arc::new(p.open_store()?);
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+    init_logging();
     let state = AppState::new(
         store,
         usecases,
@@ -46,21 +53,66 @@ pub fn run(
         let local = listener.local_addr()?;
         let served = state.served();
         println!("klartext serving on http://{local}");
-        for (id, v) in &served {
-            match v {
-                Some(v) => println!("  {id}: model {v}"),
-                None => println!("  {id}: no model whose gates passed (answers 409 no_model)"),
+        for (id, v, source) in state.champions() {
+            match (v, source) {
+                (Some(v), klartext_server::ChampionSource::Alias) => {
+                    println!("  {id}: model {v} (champion)")
+                }
+                (Some(v), _) => println!(
+                    "  {id}: model {v} (no champion alias was ever set: serving the newest version whose gates passed; `klartext promote {id}@{v}` pins it)"
+                ),
+                (None, _) => println!("  {id}: no model whose gates passed (answers 409 no_model)"),
             }
         }
-        let example = served.iter().find(|(_, v)| v.is_some()).map_or("USECASE", |(id, _)| id.as_str());
-        println!(
-            "\nTry it (a key: `klartext keys create --role scorer`):\n  curl -s -X POST http://{local}/v1/usecases/{example}/predict \\\n    -H 'Authorization: Bearer KEY' -H 'Content-Type: application/json' \\\n    -d '{{\"subject_id\": \"c-1\", \"features\": {{}}}}'"
-        );
+        match &example {
+            Some(ex) => println!(
+                "\nTry it (paste into another terminal; ctrl-c here stops the server):\n\n  curl -s -X POST http://{local}/v1/usecases/{}/predict \\\n    -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' \\\n    -d '{}'\n",
+                ex.usecase,
+                ex.key,
+                ex.body.to_string().replace('\'', "'\\''")
+            ),
+            None => {
+                let example = served
+                    .iter()
+                    .find(|(_, v)| v.is_some())
+                    .map_or("USECASE", |(id, _)| id.as_str());
+                println!(
+                    "\nTry it (a key: `klartext keys create --role scorer`):\n  curl -s -X POST http://{local}/v1/usecases/{example}/predict \\\n    -H 'Authorization: Bearer KEY' -H 'Content-Type: application/json' \\\n    -d '{{\"subject_id\": \"c-1\", \"features\": {{}}}}'"
+                );
+            }
+        }
+        tracing::info!(addr = %local, use_cases = served.len(), "serving");
         use std::io::Write;
         let _ = std::io::stdout().flush();
         klartext_server::serve(listener, state, shutdown_signal()).await?;
         Ok(())
     })
+}
+
+/// Structured logs on stderr: one JSON object per line when stderr is not a terminal
+/// (a service manager, a container, a file), the human format on a terminal. The level
+/// is `KLARTEXT_LOG` (error, warn, info, debug, trace; default info); `debug` logs every
+/// request with its status and latency.
+pub(crate) fn init_logging() {
+    use std::io::IsTerminal;
+    use tracing_subscriber::filter::LevelFilter;
+    let level = std::env::var("KLARTEXT_LOG")
+        .ok()
+        .and_then(|l| l.trim().parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO);
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level);
+    let _ = if std::io::stderr().is_terminal() {
+        builder.with_target(false).try_init()
+    } else {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init()
+    };
 }
 
 async fn shutdown_signal() {

@@ -12,9 +12,22 @@ pub fn run(project: Option<&Path>, cmd: UsecaseCommand) -> Result<()> {
     let all = p.load_usecases()?;
     match cmd {
         UsecaseCommand::Check { json } => {
+            // A rule fallback loads, but cannot be served yet: say so here, not when the
+            // use case is switched off.
+            let unsupported = |uc: &klartext_core::UseCase, path: &Path| {
+                uc.fallback.rule.as_ref().map(|r| {
+                    format!(
+                        "{}: [fallback] rule = \"{r}\" is not supported yet; use a constant `score` (and `label`) or `none = true`",
+                        path.display()
+                    )
+                })
+            };
             let bad: Vec<String> = all
                 .iter()
-                .filter_map(|(_, r)| r.as_ref().err().map(ToString::to_string))
+                .filter_map(|(path, r)| match r {
+                    Err(e) => Some(e.to_string()),
+                    Ok(uc) => unsupported(uc, path),
+                })
                 .collect();
             if json {
                 print_json(&serde_json::json!({
@@ -25,7 +38,10 @@ pub fn run(project: Option<&Path>, cmd: UsecaseCommand) -> Result<()> {
             } else {
                 for (path, r) in &all {
                     match r {
-                        Ok(uc) => println!("ok     {} ({}, {})", path.display(), uc.id, uc.kind),
+                        Ok(uc) => match unsupported(uc, path) {
+                            Some(e) => println!("error  {e}"),
+                            None => println!("ok     {} ({}, {})", path.display(), uc.id, uc.kind),
+                        },
                         Err(e) => println!("error  {e}"),
                     }
                 }

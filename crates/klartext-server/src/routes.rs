@@ -1,0 +1,283 @@
+//! The route table: every route of the API with its handler and its documentation. The
+//! router ([`crate::router`]) and the OpenAPI document (`/openapi.json`) are both built
+//! from [`ROUTES`], so what is served and what is documented cannot drift apart.
+
+use crate::api;
+use crate::error::ErrorCode;
+use crate::AppState;
+use axum::routing::{get, post, MethodRouter};
+use klartext_store::KeyRole;
+
+/// A request body a route accepts: media type and the schema (a name under
+/// `components.schemas`).
+#[derive(Debug, Clone, Copy)]
+pub struct Body {
+    pub media_type: &'static str,
+    pub schema: &'static str,
+    /// `true` when the schema describes one line of an NDJSON stream.
+    pub per_line: bool,
+}
+
+/// A query parameter.
+#[derive(Debug, Clone, Copy)]
+pub struct Param {
+    pub name: &'static str,
+    /// JSON-schema type: `boolean`, `string`, ...
+    pub ty: &'static str,
+    pub description: &'static str,
+}
+
+/// One route: method, path (axum's `{param}` syntax, which is also OpenAPI's), handler,
+/// who may call it and what it takes and answers.
+pub struct Route {
+    /// Lower-case HTTP method, as OpenAPI spells it.
+    pub method: &'static str,
+    pub path: &'static str,
+    pub handler: fn() -> MethodRouter<AppState>,
+    /// The least role a key needs; `None`: no key (health, metrics, the document).
+    pub role: Option<KeyRole>,
+    pub operation_id: &'static str,
+    pub summary: &'static str,
+    pub description: &'static str,
+    pub params: &'static [Param],
+    pub request: &'static [Body],
+    /// The success status and what it carries.
+    pub ok_status: u16,
+    pub ok: &'static [Body],
+    /// Errors this route answers besides those every route or every `/v1` route can
+    /// (see [`Route::errors`]).
+    pub errors: &'static [ErrorCode],
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method.to_uppercase(), self.path)
+    }
+}
+
+impl Route {
+    /// Every error code this route can answer with.
+    pub fn errors(&self) -> Vec<ErrorCode> {
+        let mut all = Vec::new();
+        if self.role.is_some() {
+            all.extend([ErrorCode::Unauthorized, ErrorCode::KeyRevoked]);
+            if self.role > Some(KeyRole::Scorer) {
+                all.push(ErrorCode::Forbidden);
+            }
+        }
+        all.extend_from_slice(self.errors);
+        all.push(ErrorCode::Internal);
+        let mut seen = std::collections::HashSet::new();
+        all.retain(|c| seen.insert(*c));
+        all
+    }
+}
+
+const JSON: &str = "application/json";
+const NDJSON: &str = "application/x-ndjson";
+
+const EXPLAIN: Param = Param {
+    name: "explain",
+    ty: "boolean",
+    description: "`false` skips the per-feature explanation (faster); the default is `true`.",
+};
+
+/// The whole API.
+pub static ROUTES: &[Route] = &[
+    Route {
+        method: "get",
+        path: "/healthz",
+        handler: || get(api::healthz),
+        role: None,
+        operation_id: "healthz",
+        summary: "Liveness: the process answers.",
+        description: "Always 200 while the process runs.",
+        params: &[],
+        request: &[],
+        ok_status: 200,
+        ok: &[Body { media_type: JSON, schema: "Health", per_line: false }],
+        errors: &[],
+    },
+    Route {
+        method: "get",
+        path: "/readyz",
+        handler: || get(api::readyz),
+        role: None,
+        operation_id: "readyz",
+        summary: "Readiness: the model served for each use case.",
+        description: "503 `shutting_down` once a graceful shutdown has begun, so that load balancers stop sending.",
+        params: &[],
+        request: &[],
+        ok_status: 200,
+        ok: &[Body { media_type: JSON, schema: "Ready", per_line: false }],
+        errors: &[ErrorCode::ShuttingDown],
+    },
+    Route {
+        method: "get",
+        path: "/metrics",
+        handler: || get(api::metrics),
+        role: None,
+        operation_id: "metrics",
+        summary: "Prometheus metrics.",
+        description: "Requests, rows, latency histograms per use case and model version, fallbacks, errors by code.",
+        params: &[],
+        request: &[],
+        ok_status: 200,
+        ok: &[Body { media_type: "text/plain", schema: "PrometheusText", per_line: false }],
+        errors: &[],
+    },
+    Route {
+        method: "get",
+        path: "/openapi.json",
+        handler: || get(crate::openapi::serve_document),
+        role: None,
+        operation_id: "openapi",
+        summary: "This document.",
+        description: "The OpenAPI 3.1 description of the API, generated from the server's route table and error registry.",
+        params: &[],
+        request: &[],
+        ok_status: 200,
+        ok: &[Body { media_type: JSON, schema: "OpenApiDocument", per_line: false }],
+        errors: &[],
+    },
+    Route {
+        method: "get",
+        path: "/v1/usecases",
+        handler: || get(api::list_usecases),
+        role: Some(KeyRole::Operator),
+        operation_id: "listUseCases",
+        summary: "The use cases served and their model versions.",
+        description: "Operators and admins only.",
+        params: &[],
+        request: &[],
+        ok_status: 200,
+        ok: &[Body { media_type: JSON, schema: "UseCaseList", per_line: false }],
+        errors: &[],
+    },
+    Route {
+        method: "post",
+        path: "/v1/usecases/{id}/predict",
+        handler: || post(api::predict),
+        role: Some(KeyRole::Scorer),
+        operation_id: "predict",
+        summary: "Score one subject, with its reasons.",
+        description: "Features are checked against the model's schema: unknown or mistyped ones answer 422 naming each field; missing ones are allowed; values outside what training saw are answered with `warnings`. The prediction is in the durable log before the answer goes out.",
+        params: &[EXPLAIN],
+        request: &[Body { media_type: JSON, schema: "PredictRequest", per_line: false }],
+        ok_status: 200,
+        ok: &[Body { media_type: JSON, schema: "Prediction", per_line: false }],
+        errors: &[
+            ErrorCode::UnknownUseCase,
+            ErrorCode::NoModel,
+            ErrorCode::MalformedJson,
+            ErrorCode::UnsupportedMediaType,
+            ErrorCode::PayloadTooLarge,
+            ErrorCode::InvalidFeatures,
+            ErrorCode::InvalidRequest,
+            ErrorCode::LogUnavailable,
+            ErrorCode::ShuttingDown,
+        ],
+    },
+    Route {
+        method: "post",
+        path: "/v1/usecases/{id}/predict:batch",
+        handler: || post(api::predict_batch),
+        role: Some(KeyRole::Scorer),
+        operation_id: "predictBatch",
+        summary: "Score many subjects: a JSON array, or an NDJSON stream.",
+        description: "`application/json`: an array of requests (at most the server's `max_batch_rows`, within its body limit); one bad row refuses the whole batch with a 422 naming `[i].field`, and nothing is logged.\n\n`application/x-ndjson`: one request per line, answered as a stream of one object per line, in order, each with its 1-based input `line`. The body has no total size limit (each line is limited to the server's body limit) and memory stays flat however many lines are sent; read the answers while sending. A bad line (malformed JSON, too long, invalid features) is answered by an error object `{\"line\", \"error\": {...}}` for that line and the stream goes on. Lines are scored in small blocks and each block is in the durable log before its answers are written: every answered line is logged exactly once; if the client goes away, lines not yet answered may be logged (once) or not at all. Blank lines are skipped. If the log fails or the server begins shutting down, a last error object (`log_unavailable`, `shutting_down`) names the first line not answered and the stream ends.",
+        params: &[EXPLAIN],
+        request: &[
+            Body { media_type: JSON, schema: "BatchRequest", per_line: false },
+            Body { media_type: NDJSON, schema: "PredictRequest", per_line: true },
+        ],
+        ok_status: 200,
+        ok: &[
+            Body { media_type: JSON, schema: "BatchAnswer", per_line: false },
+            Body { media_type: NDJSON, schema: "StreamLine", per_line: true },
+        ],
+        errors: &[
+            ErrorCode::UnknownUseCase,
+            ErrorCode::NoModel,
+            ErrorCode::MalformedJson,
+            ErrorCode::UnsupportedMediaType,
+            ErrorCode::PayloadTooLarge,
+            ErrorCode::InvalidFeatures,
+            ErrorCode::InvalidRequest,
+            ErrorCode::LogUnavailable,
+            ErrorCode::ShuttingDown,
+        ],
+    },
+    Route {
+        method: "get",
+        path: "/v1/predictions/{id}",
+        handler: || get(api::get_prediction),
+        role: Some(KeyRole::Operator),
+        operation_id: "getPrediction",
+        summary: "A logged prediction and the feedback attached to it.",
+        description: "Operators and admins only.",
+        params: &[],
+        request: &[],
+        ok_status: 200,
+        ok: &[Body { media_type: JSON, schema: "LoggedPrediction", per_line: false }],
+        errors: &[ErrorCode::UnknownPrediction],
+    },
+    Route {
+        method: "post",
+        path: "/v1/predictions/{id}/feedback",
+        handler: || post(api::feedback),
+        role: Some(KeyRole::Scorer),
+        operation_id: "feedback",
+        summary: "Attach the real outcome to a served prediction.",
+        description: "Stored durably and linked to the prediction, for live performance.",
+        params: &[],
+        request: &[Body { media_type: JSON, schema: "FeedbackRequest", per_line: false }],
+        ok_status: 201,
+        ok: &[Body { media_type: JSON, schema: "FeedbackStored", per_line: false }],
+        errors: &[
+            ErrorCode::UnknownPrediction,
+            ErrorCode::MalformedJson,
+            ErrorCode::UnsupportedMediaType,
+            ErrorCode::PayloadTooLarge,
+            ErrorCode::InvalidRequest,
+        ],
+    },
+    Route {
+        method: "post",
+        path: "/v1/usecases/{id}/switch",
+        handler: || post(crate::govern::switch),
+        role: Some(KeyRole::Operator),
+        operation_id: "switchUseCase",
+        summary: "Kill switch: switch a use case off (it answers its fallback) or on.",
+        description: "Operators and admins only. Switching off needs a `reason`; actor and reason go into the audit trail. While off, predict calls answer the use case's documented fallback with `\"fallback\": true` (logged as fallbacks), on every server sharing the store within one second.",
+        params: &[],
+        request: &[Body { media_type: JSON, schema: "SwitchRequest", per_line: false }],
+        ok_status: 200,
+        ok: &[Body { media_type: JSON, schema: "SwitchState", per_line: false }],
+        errors: &[
+            ErrorCode::UnknownUseCase,
+            ErrorCode::MalformedJson,
+            ErrorCode::UnsupportedMediaType,
+            ErrorCode::PayloadTooLarge,
+            ErrorCode::InvalidRequest,
+        ],
+    },
+    Route {
+        method: "get",
+        path: "/v1/audit",
+        handler: || get(crate::govern::audit),
+        role: Some(KeyRole::Operator),
+        operation_id: "auditLog",
+        summary: "The hash-chained audit trail, after a sequence number.",
+        description: "Operators and admins only. `since` (default 0) returns the events with a larger sequence number, oldest first.",
+        params: &[Param {
+            name: "since",
+            ty: "integer",
+            description: "Only events after this sequence number.",
+        }],
+        request: &[],
+        ok_status: 200,
+        ok: &[Body { media_type: JSON, schema: "AuditEvents", per_line: false }],
+        errors: &[ErrorCode::InvalidRequest],
+    },
+];

@@ -1,0 +1,201 @@
+//! `klartext promote`, `rollback`, `switch`, `models list` aliases and `audit
+//! verify|checkpoint` through the real binary.
+
+mod common;
+
+use common::Project;
+use klartext_data::generate::EXAMPLE_USECASE;
+use serde_json::Value;
+
+/// The example use case with gates a small model passes.
+fn relaxed(extra_gates: &str, min_auc: &str) -> String {
+    EXAMPLE_USECASE
+        .replace(
+            "min_auc = 0.75",
+            &format!("min_auc = {min_auc}{extra_gates}"),
+        )
+        .replace("max_overfit_gap = 0.05", "max_overfit_gap = 1.0")
+        .replace(
+            "min_demographic_parity_ratio = 0.8",
+            "min_demographic_parity_ratio = 0.0",
+        )
+}
+
+/// A project with two trained versions of `churn` (seeds 1 and 2), oldest first.
+fn two_versions() -> (Project, String, String) {
+    let p = Project::new();
+    p.usecase("churn", &relaxed("", "0.5"));
+    let csv = p.tmp().join("customers.csv");
+    p.run(&[
+        "data",
+        "generate",
+        "--rows",
+        "1500",
+        "--seed",
+        "1",
+        "-o",
+        csv.to_str().unwrap(),
+    ])
+    .assert_ok();
+    p.add(&csv, "churn", &[]).assert_ok();
+    let v = |seed: &str| {
+        p.run(&["train", "churn", "--seed", seed, "--json"]).json()["version"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let a = v("1");
+    let b = v("2");
+    assert_ne!(a, b);
+    (p, a, b)
+}
+
+fn events(p: &Project, action: &str) -> Vec<Value> {
+    p.audit_events()
+        .into_iter()
+        .filter(|e| e["action"] == action)
+        .collect()
+}
+
+fn aliases(p: &Project, version: &str) -> Value {
+    let list = p.run(&["models", "list", "churn", "--json"]).json();
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["version"] == version)
+        .unwrap()["aliases"]
+        .clone()
+}
+
+#[test]
+fn promote_gates_override_rollback_and_switch() {
+    let (p, a, b) = two_versions();
+    let at = |v: &str| format!("churn@{v}");
+
+    p.run(&["promote", &at(&a)]).assert_ok();
+    assert_eq!(aliases(&p, &a), serde_json::json!(["champion"]));
+    p.run(&["promote", &at(&b), "--to", "challenger", "--canary", "10%"])
+        .assert_ok();
+    assert_eq!(
+        aliases(&p, &b),
+        serde_json::json!(["challenger (canary 10.0%)"])
+    );
+    let text = p.run(&["models", "list", "churn"]).stdout.clone();
+    assert!(
+        text.contains("champion") && text.contains("canary"),
+        "{text}"
+    );
+    p.run(&["promote", &at(&b)]).assert_ok();
+    assert_eq!(aliases(&p, &b), serde_json::json!(["champion"]));
+
+    // Rollback restores the previous champion in one step.
+    let r = p
+        .run(&["rollback", "churn", "--reason", "lift dropped", "--json"])
+        .json();
+    assert_eq!(
+        (r["from"].as_str(), r["to"].as_str()),
+        (Some(b.as_str()), Some(a.as_str()))
+    );
+    assert_eq!(aliases(&p, &a), serde_json::json!(["champion"]));
+    let rb = events(&p, "model.rolled_back");
+    assert_eq!(rb.len(), 1);
+    assert_eq!(rb[0]["details"]["reason"], "lift dropped");
+    let err = p.run(&["rollback", "churn"]).one_line_error();
+    assert!(err.contains("no previous champion"), "{err}");
+
+    // A stricter gate than the version passed: refused, naming the gate.
+    p.usecase("churn", &relaxed("", "0.99"));
+    let err = p.run(&["promote", &at(&b)]).one_line_error();
+    assert!(err.contains("refused") && err.contains("min_auc"), "{err}");
+    assert!(err.contains("evaluated at threshold 0.5"), "{err}");
+    // A gate added after training was never evaluated: refused.
+    p.usecase("churn", &relaxed("\nmax_log_loss = 5.0", "0.5"));
+    let err = p.run(&["promote", &at(&b)]).one_line_error();
+    assert!(err.contains("`max_log_loss` was not evaluated"), "{err}");
+    // An override needs a reason ...
+    let no_reason = p.run(&["promote", &at(&b), "--override"]);
+    assert!(!no_reason.ok());
+    assert_eq!(aliases(&p, &a), serde_json::json!(["champion"]));
+    // ... and is recorded with the failed gates.
+    p.run(&[
+        "promote",
+        &at(&b),
+        "--override",
+        "--reason",
+        "DPO approved, ticket 17",
+    ])
+    .assert_ok();
+    let promoted = events(&p, "model.promoted");
+    let last = promoted.last().unwrap();
+    assert_eq!(last["details"]["override"], true);
+    assert_eq!(last["details"]["reason"], "DPO approved, ticket 17");
+    assert_eq!(last["details"]["failed_gates"][0]["gate"], "max_log_loss");
+    assert_eq!(
+        last["details"]["failed_gates"][0]["problem"],
+        "not_evaluated"
+    );
+    assert_eq!(promoted.len(), 4);
+    assert_eq!(promoted[0]["details"]["override"], false);
+
+    // Kill switch: a reason is required, actor and reason are audited.
+    let err = p.run(&["switch", "off", "churn"]).one_line_error();
+    assert!(err.contains("--reason"), "{err}");
+    p.run(&["switch", "off", "churn", "--reason", "complaint"])
+        .assert_ok();
+    p.run(&["switch", "on", "churn"]).assert_ok();
+    let sw = events(&p, "usecase.switched");
+    assert_eq!(sw.len(), 2);
+    assert_eq!(sw[0]["details"]["state"], "off");
+    assert_eq!(sw[0]["details"]["reason"], "complaint");
+    assert!(sw[0]["actor"].as_str().unwrap().starts_with("cli:"));
+    p.assert_audit_intact();
+}
+
+#[test]
+fn usecase_check_refuses_rule_fallbacks_clearly() {
+    let p = Project::new();
+    p.usecase(
+        "churn",
+        &relaxed("", "0.5").replace("score = 0.0", "rule = \"tenure_months < 3\""),
+    );
+    let r = p.run(&["usecase", "check"]);
+    assert!(!r.ok());
+    let err = r.one_line_error();
+    assert!(
+        err.contains("rule") && err.contains("not supported yet"),
+        "{err}"
+    );
+}
+
+#[test]
+fn audit_verify_names_the_kind_and_place_and_catches_a_truncated_tail() {
+    let p = Project::new();
+    p.usecase("churn", &relaxed("", "0.5"));
+    for i in 0..6 {
+        let reason = format!("drill {i}");
+        let state = if i % 2 == 0 { "off" } else { "on" };
+        p.run(&["switch", state, "churn", "--reason", &reason])
+            .assert_ok();
+    }
+    let cp = p.run(&["audit", "checkpoint", "--json"]).json();
+    assert_eq!(cp["seq"], 6);
+    let ok = p.run(&["audit", "verify", "--json"]).json();
+    assert_eq!(ok["intact"], true);
+    assert_eq!(ok["checkpoint"]["seq"], 6);
+
+    let db = rusqlite::Connection::open(p.root.join("store").join("klartext.db")).unwrap();
+    db.execute("DELETE FROM audit_events WHERE seq > 4", [])
+        .unwrap();
+    let r = p.run(&["audit", "verify"]);
+    assert!(!r.ok());
+    let err = r.one_line_error();
+    assert!(err.contains("broken at event 5 (truncated)"), "{err}");
+
+    db.execute(
+        "UPDATE audit_events SET details = '{\"state\":\"on\",\"reason\":\"nothing\"}' WHERE seq = 2",
+        [],
+    )
+    .unwrap();
+    let err = p.run(&["audit", "verify"]).one_line_error();
+    assert!(err.contains("broken at event 2 (edited)"), "{err}");
+}
