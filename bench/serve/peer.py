@@ -26,7 +26,7 @@ def prepare(df):
     for c in X.columns:
         if c == "signup_date":
             X[c] = pd.to_datetime(X[c]).astype("int64") // 10**9
-        elif X[c].dtype == object:
+        elif not pd.api.types.is_numeric_dtype(X[c]):
             X[c] = X[c].astype("category")
             cats[c] = list(X[c].cat.categories)
     return X, cats

@@ -24,7 +24,8 @@ if [ ! -x "$VENV/bin/uvicorn" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q fastapi 'uvicorn[standard]' lightgbm pandas
 fi
-cargo build --release -q -p klartext -p klartext-server --example hello --example loadgen
+cargo build --release -q -p klartext
+cargo build --release -q -p klartext-server --example hello --example loadgen
 KT=$PWD/target/release/klartext
 LOADGEN=$PWD/target/release/examples/loadgen
 HELLO=$PWD/target/release/examples/hello

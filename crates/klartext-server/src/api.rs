@@ -220,7 +220,9 @@ fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
     })
 }
 
-pub(crate) fn explain_flag(q: Result<Query<PredictQuery>, QueryRejection>) -> Result<bool, ApiError> {
+pub(crate) fn explain_flag(
+    q: Result<Query<PredictQuery>, QueryRejection>,
+) -> Result<bool, ApiError> {
     match q {
         Ok(Query(q)) => Ok(q.explain.unwrap_or(true)),
         Err(e) => Err(ApiError::new(
@@ -344,7 +346,10 @@ pub(crate) fn score_one(
 }
 
 /// Commit the rows to the prediction log; only then may the answer go out.
-pub(crate) async fn log_rows(state: &AppState, rows: Vec<PredictionRecord>) -> Result<(), ApiError> {
+pub(crate) async fn log_rows(
+    state: &AppState,
+    rows: Vec<PredictionRecord>,
+) -> Result<(), ApiError> {
     state.inner.log.append(rows).await.map_err(|_| {
         tracing::error!("prediction log unavailable; answering 503");
         ApiError::new(

@@ -416,7 +416,10 @@ async fn batch_as_json_array_refused_whole_on_one_bad_row_and_ndjson_answered_pe
         .iter()
         .all(|l| l.get("explanation").is_none() && l["score"].is_f64()));
     // Streamed answers carry the input line they answer (blank lines are skipped).
-    assert_eq!((lines[0]["line"].as_u64(), lines[1]["line"].as_u64()), (Some(1), Some(3)));
+    assert_eq!(
+        (lines[0]["line"].as_u64(), lines[1]["line"].as_u64()),
+        (Some(1), Some(3))
+    );
 
     let bad = f
         .post(

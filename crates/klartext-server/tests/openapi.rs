@@ -134,7 +134,11 @@ fn openapi_error_codes_equal_the_registry() {
     }
     const VARIANTS: usize = 16;
     let ordinals: BTreeSet<usize> = ErrorCode::ALL.iter().map(|&c| ordinal(c)).collect();
-    assert_eq!(ordinals, (0..VARIANTS).collect(), "ALL lists every variant once");
+    assert_eq!(
+        ordinals,
+        (0..VARIANTS).collect(),
+        "ALL lists every variant once"
+    );
     assert_eq!(ErrorCode::ALL.len(), VARIANTS);
 
     let doc = klartext_server::openapi::document();

@@ -35,17 +35,23 @@ async fn ndjson_answers_each_line_in_order_and_a_bad_line_gets_its_own_error() {
     });
     let long = json!({"features": {"contract": "x".repeat(3000)}}).to_string();
     let body = [
-        row("a"),                                             // 1
-        String::new(),                                        // 2: blank, skipped
-        "{not json".into(),                                   // 3
-        json!({"features": {"no_such_feature": "gold"}}).to_string(),    // 4: unknown feature
-        long,                                                 // 5: longer than the limit
-        "[1, 2]".into(),                                      // 6: not an object
-        row("b"),                                             // 7, no newline at the end
+        row("a"),                                                     // 1
+        String::new(),                                                // 2: blank, skipped
+        "{not json".into(),                                           // 3
+        json!({"features": {"no_such_feature": "gold"}}).to_string(), // 4: unknown feature
+        long,                                                         // 5: longer than the limit
+        "[1, 2]".into(),                                              // 6: not an object
+        row("b"),                                                     // 7, no newline at the end
     ]
     .join("\r\n");
     let a = f
-        .call("POST", URI, Some(&f.scorer), Some("application/x-ndjson"), body)
+        .call(
+            "POST",
+            URI,
+            Some(&f.scorer),
+            Some("application/x-ndjson"),
+            body,
+        )
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
     assert!(a.content_type.starts_with("application/x-ndjson"));
@@ -75,7 +81,10 @@ async fn ndjson_answers_each_line_in_order_and_a_bad_line_gets_its_own_error() {
             .prediction(ok["prediction_id"].as_str().unwrap())
             .unwrap()
             .expect("every answered line is logged");
-        assert_eq!(p.subject_id.as_deref(), ok["line"].as_u64().map(|l| if l == 1 { "a" } else { "b" }));
+        assert_eq!(
+            p.subject_id.as_deref(),
+            ok["line"].as_u64().map(|l| if l == 1 { "a" } else { "b" })
+        );
     }
     // Errors per line are counted like any other error.
     let m = f.call("GET", "/metrics", None, None, "").await;
@@ -203,7 +212,10 @@ async fn a_client_that_disconnects_mid_stream_loses_and_duplicates_no_logged_pre
     for a in &answered {
         let id = a["prediction_id"].as_str().expect("answers, not errors");
         let p = f.store.prediction(id).unwrap().expect("answered ⇒ logged");
-        assert_eq!(p.subject_id.as_deref(), Some(format!("s{}", a["line"].as_u64().unwrap() - 1).as_str()));
+        assert_eq!(
+            p.subject_id.as_deref(),
+            Some(format!("s{}", a["line"].as_u64().unwrap() - 1).as_str())
+        );
     }
     // Nothing twice, and the server stopped scoring when the client went away.
     let logged = count(&db);

@@ -80,7 +80,10 @@ impl Encoder {
                     }
                     // JSON has no infinity: a column without values has no range.
                     let seen = min <= max;
-                    Encoding::Numeric { min: seen.then_some(min), max: seen.then_some(max) }
+                    Encoding::Numeric {
+                        min: seen.then_some(min),
+                        max: seen.then_some(max),
+                    }
                 }
                 (ColumnData::Str(_), ColumnKind::Boolean) => Encoding::BooleanText,
                 (ColumnData::Str(s), _) => {

@@ -37,10 +37,14 @@ pub fn reasons(
 ) -> Vec<String> {
     let total: f64 = e.contributions.iter().map(|c| c.abs()).sum();
     let is_label = |name: &str| {
-        encoder.features.iter().find(|f| f.name == name).is_some_and(|f| {
-            !matches!(f.encoding, crate::encode::Encoding::Numeric { .. })
-                || f.kind == klartext_core::ColumnKind::Boolean
-        })
+        encoder
+            .features
+            .iter()
+            .find(|f| f.name == name)
+            .is_some_and(|f| {
+                !matches!(f.encoding, crate::encode::Encoding::Numeric { .. })
+                    || f.kind == klartext_core::ColumnKind::Boolean
+            })
     };
     contributions(encoder, row, e)
         .into_iter()

@@ -56,13 +56,26 @@ fn quickstart_no_serve_stops_after_training() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("qs");
     let out = klartext()
-        .args(["quickstart", p.to_str().unwrap(), "--rows", "3000", "--no-serve"])
+        .args([
+            "quickstart",
+            p.to_str().unwrap(),
+            "--rows",
+            "3000",
+            "--no-serve",
+        ])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("Next steps"), "{stdout}");
-    assert!(!stdout.contains("curl"), "no server, no curl call: {stdout}");
+    assert!(
+        !stdout.contains("curl"),
+        "no server, no curl call: {stdout}"
+    );
     assert!(Path::new(&p).join("klartext.toml").exists());
 }
 
@@ -104,7 +117,9 @@ fn quickstart_ends_with_a_running_server_and_a_curl_call_that_works() {
     std::thread::spawn(move || for _ in lines {});
     let text = seen.join("\n");
     assert!(
-        text.contains(&format!("curl -s -X POST http://127.0.0.1:{port}/v1/usecases/churn/predict")),
+        text.contains(&format!(
+            "curl -s -X POST http://127.0.0.1:{port}/v1/usecases/churn/predict"
+        )),
         "{text}"
     );
     let (key, body) = (key.expect("a key in the call"), body.expect("a body"));
@@ -159,14 +174,21 @@ fn serve_logs_json_lines_when_stderr_is_not_a_terminal() {
     assert_eq!(status, 404);
     sigterm(child.id());
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert!(child.wait().unwrap().success());
 
     let events: Vec<Value> = err
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect();
-    assert!(events.iter().all(|e| e["level"].is_string() && e["timestamp"].is_string()));
+    assert!(events
+        .iter()
+        .all(|e| e["level"].is_string() && e["timestamp"].is_string()));
     let request = |path: &str| {
         events
             .iter()
@@ -176,7 +198,10 @@ fn serve_logs_json_lines_when_stderr_is_not_a_terminal() {
     };
     assert_eq!(request("/healthz")["status"], 200);
     let missing = request("/nowhere");
-    assert_eq!((missing["status"].as_u64(), missing["code"].as_str()), (Some(404), Some("not_found")));
+    assert_eq!(
+        (missing["status"].as_u64(), missing["code"].as_str()),
+        (Some(404), Some("not_found"))
+    );
     assert!(events.iter().any(|e| e["message"] == "serving"));
     assert!(events
         .iter()

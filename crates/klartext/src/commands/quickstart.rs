@@ -84,10 +84,9 @@ pub fn run(dir: &Path, rows: usize, seed: u64, serve: Option<&str>) -> Result<()
     let (key, secret) =
         klartext_server::new_key(klartext_store::KeyRole::Scorer, &crate::project::actor())?;
     klartext_store::Store::create_key(&store, &key)?;
-    let artifact = klartext_train::Artifact::from_bytes(&klartext_store::Store::model_bytes(
-        &store, &model,
-    )?)
-    .context("the model just trained loads")?;
+    let artifact =
+        klartext_train::Artifact::from_bytes(&klartext_store::Store::model_bytes(&store, &model)?)
+            .context("the model just trained loads")?;
     let id_column = p.usecase("churn").map(|u| u.data.id).unwrap_or_default();
     let body = example_request(&g.frame, &artifact, &id_column);
     drop(store);
@@ -124,7 +123,9 @@ fn example_request(
         let v = match &col.data {
             ColumnData::Num(x) if x[0].is_nan() => continue,
             ColumnData::Num(x) if f.kind == ColumnKind::Boolean => (x[0] != 0.0).into(),
-            ColumnData::Num(x) => serde_json::Number::from_f64(x[0]).map_or(serde_json::Value::Null, Into::into),
+            ColumnData::Num(x) => {
+                serde_json::Number::from_f64(x[0]).map_or(serde_json::Value::Null, Into::into)
+            }
             ColumnData::Str(s) => match s.get(0) {
                 Some(v) => v.into(),
                 None => continue,
