@@ -123,6 +123,15 @@ fn example_request(
         let v = match &col.data {
             ColumnData::Num(x) if x[0].is_nan() => continue,
             ColumnData::Num(x) if f.kind == ColumnKind::Boolean => (x[0] != 0.0).into(),
+            // Dates and whole numbers as a CRM would send them.
+            ColumnData::Num(x) if f.kind == ColumnKind::Datetime => {
+                klartext_data::datetime::format_datetime(
+                    x[0],
+                    klartext_data::datetime::is_midnight(x[0]),
+                )
+                .into()
+            }
+            ColumnData::Num(x) if x[0].fract() == 0.0 && x[0].abs() < 1e15 => (x[0] as i64).into(),
             ColumnData::Num(x) => {
                 serde_json::Number::from_f64(x[0]).map_or(serde_json::Value::Null, Into::into)
             }
