@@ -215,6 +215,16 @@ pub trait Store: Send + Sync {
     /// A model's artifact bytes, checking their hash.
     fn model_bytes(&self, model: &ModelRecord) -> Result<Vec<u8>>;
 
+    /// Note the content hash of a use-case file klartext acts on: the first content is
+    /// audited as `usecase.created`, a different one as `usecase.changed`; the same one
+    /// again is no event (`None`).
+    fn record_usecase(
+        &self,
+        usecase: &str,
+        sha256: &str,
+        actor: &str,
+    ) -> Result<Option<AuditEvent>>;
+
     /// Append an audit event in its own transaction.
     fn append_audit(&self, event: &NewAuditEvent) -> Result<AuditEvent>;
 

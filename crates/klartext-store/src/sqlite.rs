@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_models.sql")),
     (3, include_str!("../migrations/0003_serving.sql")),
     (4, include_str!("../migrations/0004_governance.sql")),
+    (5, include_str!("../migrations/0005_usecases.sql")),
 ];
 
 pub struct SqliteStore {
@@ -217,6 +218,51 @@ pub(crate) fn append_in(tx: &Transaction<'_>, e: &NewAuditEvent) -> Result<Audit
 }
 
 impl Store for SqliteStore {
+    fn record_usecase(
+        &self,
+        usecase: &str,
+        sha256: &str,
+        actor: &str,
+    ) -> Result<Option<AuditEvent>> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let latest: Option<String> = tx
+            .query_row(
+                "SELECT sha256 FROM usecase_versions WHERE usecase_id = ?1 ORDER BY seen_ms DESC, rowid DESC LIMIT 1",
+                [usecase],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if latest.as_deref() == Some(sha256) {
+            return Ok(None);
+        }
+        // Going back to an earlier content is a change too: record it as seen again.
+        tx.execute(
+            "DELETE FROM usecase_versions WHERE usecase_id = ?1 AND sha256 = ?2",
+            [usecase, sha256],
+        )?;
+        tx.execute(
+            "INSERT INTO usecase_versions (usecase_id, sha256, seen_ms, seen_by) VALUES (?1, ?2, ?3, ?4)",
+            params![usecase, sha256, now_ms(), actor],
+        )?;
+        let event = append_in(
+            &tx,
+            &NewAuditEvent {
+                actor: actor.to_owned(),
+                action: if latest.is_none() {
+                    "usecase.created"
+                } else {
+                    "usecase.changed"
+                }
+                .into(),
+                subject: format!("usecase/{usecase}"),
+                details: serde_json::json!({ "sha256": sha256, "previous_sha256": latest }),
+            },
+        )?;
+        tx.commit()?;
+        Ok(Some(event))
+    }
+
     fn put_snapshot(&self, sha256: &str, extension: &str, bytes: &[u8]) -> Result<String> {
         let name = format!("{sha256}.{extension}");
         blobs::write_atomic(&self.dir.join("snapshots"), &name, bytes)?;

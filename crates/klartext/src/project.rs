@@ -175,7 +175,20 @@ impl Project {
                 }
             );
         }
-        Ok(load_usecase_file(&path)?)
+        let uc = load_usecase_file(&path)?;
+        self.record_usecase(&uc.id, &path)?;
+        Ok(uc)
+    }
+
+    /// Audit the use-case file's content when klartext first acts on it or on a changed
+    /// version of it: the file lives outside the store, its history in the audit trail.
+    fn record_usecase(&self, id: &str, path: &Path) -> Result<()> {
+        use sha2::Digest;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
+        klartext_store::Store::record_usecase(&self.open_store()?, id, &sha256, &actor())?;
+        Ok(())
     }
 
     /// The project's secret key for keyed hashes, created on first use, readable by the owner only.

@@ -177,25 +177,53 @@ fn audit_verify_names_the_kind_and_place_and_catches_a_truncated_tail() {
         p.run(&["switch", state, "churn", "--reason", &reason])
             .assert_ok();
     }
+    // Event 1 is `usecase.created`, events 2 to 7 the switches.
     let cp = p.run(&["audit", "checkpoint", "--json"]).json();
-    assert_eq!(cp["seq"], 6);
+    assert_eq!(cp["seq"], 7);
     let ok = p.run(&["audit", "verify", "--json"]).json();
     assert_eq!(ok["intact"], true);
-    assert_eq!(ok["checkpoint"]["seq"], 6);
+    assert_eq!(ok["checkpoint"]["seq"], 7);
 
     let db = rusqlite::Connection::open(p.root.join("store").join("klartext.db")).unwrap();
-    db.execute("DELETE FROM audit_events WHERE seq > 4", [])
+    db.execute("DELETE FROM audit_events WHERE seq > 5", [])
         .unwrap();
     let r = p.run(&["audit", "verify"]);
     assert!(!r.ok());
     let err = r.one_line_error();
-    assert!(err.contains("broken at event 5 (truncated)"), "{err}");
+    assert!(err.contains("broken at event 6 (truncated)"), "{err}");
 
     db.execute(
-        "UPDATE audit_events SET details = '{\"state\":\"on\",\"reason\":\"nothing\"}' WHERE seq = 2",
+        "UPDATE audit_events SET details = '{\"state\":\"on\",\"reason\":\"nothing\"}' WHERE seq = 3",
         [],
     )
     .unwrap();
     let err = p.run(&["audit", "verify"]).one_line_error();
-    assert!(err.contains("broken at event 2 (edited)"), "{err}");
+    assert!(err.contains("broken at event 3 (edited)"), "{err}");
+}
+
+#[test]
+fn creating_and_changing_a_use_case_file_are_audit_events() {
+    let p = Project::new();
+    p.usecase("churn", &relaxed("", "0.5"));
+    p.run(&["models", "list", "churn"]).assert_ok();
+    p.run(&["models", "list", "churn"]).assert_ok();
+    let created = events(&p, "usecase.created");
+    assert_eq!(created.len(), 1, "the same content is recorded once");
+    assert_eq!(created[0]["subject"], "usecase/churn");
+    let first = created[0]["details"]["sha256"].clone();
+
+    p.usecase("churn", &relaxed("", "0.6"));
+    p.run(&["models", "list", "churn"]).assert_ok();
+    let changed = events(&p, "usecase.changed");
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0]["details"]["previous_sha256"], first);
+    assert_ne!(changed[0]["details"]["sha256"], first);
+
+    // Going back to the first content is a change too.
+    p.usecase("churn", &relaxed("", "0.5"));
+    p.run(&["models", "list", "churn"]).assert_ok();
+    let changed = events(&p, "usecase.changed");
+    assert_eq!(changed.len(), 2);
+    assert_eq!(changed[1]["details"]["sha256"], first);
+    p.assert_audit_intact();
 }
