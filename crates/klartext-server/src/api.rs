@@ -4,6 +4,7 @@
 use crate::auth::{require_key, Caller};
 use crate::error::{ApiError, ErrorCode, FieldProblem};
 use crate::features::{canonical, check};
+use crate::state::Route;
 use crate::{AppState, Served};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
@@ -12,10 +13,11 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json, Router};
-use klartext_store::{Feedback, PredictionRecord};
+use klartext_store::{Feedback, PredictionRecord, PredictionRole};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Instant;
 
 pub(crate) fn router(state: AppState) -> Router {
@@ -159,8 +161,8 @@ pub(crate) struct PredictQuery {
     explain: Option<bool>,
 }
 
-/// The use case and its model, or why there is none.
-pub(crate) fn served(state: &AppState, id: &str) -> Result<std::sync::Arc<Served>, ApiError> {
+/// The use case and the models its requests go to, or why there is none.
+pub(crate) fn route(state: &AppState, id: &str) -> Result<Route, ApiError> {
     if state.inner.shutting_down.load(Ordering::SeqCst) {
         return Err(ApiError::new(
             ErrorCode::ShuttingDown,
@@ -181,7 +183,7 @@ pub(crate) fn served(state: &AppState, id: &str) -> Result<std::sync::Arc<Served
             ),
         )
     })?;
-    u.served().ok_or_else(|| {
+    u.route().ok_or_else(|| {
         ApiError::new(
             ErrorCode::NoModel,
             format!("use case `{id}` has no model version whose gates passed; train one with `klartext train {id}`"),
@@ -237,6 +239,33 @@ pub(crate) fn explain_flag(
 pub(crate) struct Row {
     pub record: PredictionRecord,
     pub answer: Value,
+    /// The model that answered (champion, or a canary challenger), for its metrics.
+    pub by: Arc<Served>,
+    /// A shadow challenger's prediction of the same request: logged, never answered.
+    pub shadow: Option<PredictionRecord>,
+}
+
+impl Row {
+    /// The log rows: the answered one, then the shadow's.
+    pub(crate) fn records(self, into: &mut Vec<PredictionRecord>) -> (Value, Arc<Served>) {
+        into.push(self.record);
+        into.extend(self.shadow);
+        (self.answer, self.by)
+    }
+}
+
+/// Count scored rows on the metrics of the model that answered each.
+pub(crate) fn observe(by: &[Arc<Served>], latency_us: u64) {
+    let mut counts: Vec<(&Arc<Served>, u64)> = Vec::new();
+    for s in by {
+        match counts.iter_mut().find(|(c, _)| Arc::ptr_eq(c, s)) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((s, 1)),
+        }
+    }
+    for (s, n) in counts {
+        s.metrics.observe(n, latency_us, false);
+    }
 }
 
 fn new_prediction_id() -> Result<String, ApiError> {
@@ -245,17 +274,66 @@ fn new_prediction_id() -> Result<String, ApiError> {
     Ok(format!("pr_{}", hex::encode(b)))
 }
 
-/// Check and score one request object (`{"subject_id", "features"}`); `prefix` names
-/// its place in a batch for error fields.
+/// Check and score one request object (`{"subject_id", "features"}`) with the model its
+/// subject is routed to, and with a shadow challenger after it; `prefix` names its place
+/// in a batch for error fields. A shadow that cannot score the request is logged as a
+/// server event and changes nothing about the answer.
 pub(crate) fn score_one(
     usecase: &str,
-    served: &Served,
+    route: &Route,
     caller: &Caller,
     item: &Value,
     explain: bool,
     prefix: &str,
     started: Instant,
 ) -> Result<Row, Vec<FieldProblem>> {
+    let (subject_id, features) = parse_item(item, prefix)?;
+    let (answering, shadow) = route.pick(usecase, subject_id.as_deref());
+    let (record, answer) = score_with(
+        usecase,
+        answering,
+        caller,
+        subject_id.clone(),
+        features,
+        explain,
+        prefix,
+        started,
+    )?;
+    let shadow = shadow.and_then(|sh| {
+        match score_with(
+            usecase,
+            sh,
+            caller,
+            subject_id,
+            features,
+            false,
+            prefix,
+            Instant::now(),
+        ) {
+            Ok((mut r, _)) => {
+                r.role = PredictionRole::Shadow;
+                r.output["shadow_of"] = Value::from(record.prediction_id.clone());
+                Some(r)
+            }
+            Err(p) => {
+                tracing::warn!(use_case = usecase, shadow = %sh.version, problems = ?p.iter().map(|p| &p.field).collect::<Vec<_>>(), "the shadow challenger could not score a request");
+                None
+            }
+        }
+    });
+    Ok(Row {
+        record,
+        answer,
+        by: answering.clone(),
+        shadow,
+    })
+}
+
+/// A request's subject id and features.
+type Parts<'a> = (Option<String>, &'a Map<String, Value>);
+
+/// The subject id and the features of a request object.
+fn parse_item<'a>(item: &'a Value, prefix: &str) -> Result<Parts<'a>, Vec<FieldProblem>> {
     let problem = |field: &str, message: &str| {
         vec![FieldProblem {
             field: format!("{prefix}{field}"),
@@ -289,6 +367,27 @@ pub(crate) fn score_one(
             ))
         }
         Some(_) => return Err(problem("features", "expected an object of feature values")),
+    };
+    Ok((subject_id, features))
+}
+
+/// Score checked request parts with one model: its log row and its answer.
+#[allow(clippy::too_many_arguments)]
+fn score_with(
+    usecase: &str,
+    served: &Served,
+    caller: &Caller,
+    subject_id: Option<String>,
+    features: &Map<String, Value>,
+    explain: bool,
+    prefix: &str,
+    started: Instant,
+) -> Result<(PredictionRecord, Value), Vec<FieldProblem>> {
+    let problem = |field: &str, message: &str| {
+        vec![FieldProblem {
+            field: format!("{prefix}{field}"),
+            message: message.into(),
+        }]
     };
     let enc = &served.artifact.header.encoder;
     let checked = check(enc, features, &format!("{prefix}features."))?;
@@ -341,8 +440,9 @@ pub(crate) fn score_one(
         latency_us: started.elapsed().as_micros() as i64,
         caller: caller.key_id.clone(),
         fallback: false,
+        role: PredictionRole::Served,
     };
-    Ok(Row { record, answer })
+    Ok((record, answer))
 }
 
 /// Commit the rows to the prediction log; only then may the answer go out.
@@ -368,7 +468,7 @@ pub(crate) async fn predict(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let served = served(&state, &id)?;
+    let route = route(&state, &id)?;
     let explain = explain_flag(query)?;
     if media_type(&headers) != "application/json" {
         return Err(ApiError::new(
@@ -384,13 +484,14 @@ pub(crate) async fn predict(
             "expected a JSON object with `subject_id` and `features`",
         ));
     }
-    let row = score_one(&id, &served, &caller, &item, explain, "", started)
+    let row = score_one(&id, &route, &caller, &item, explain, "", started)
         .map_err(ApiError::invalid_features)?;
-    log_rows(&state, vec![row.record]).await?;
-    served
-        .metrics
+    let mut records = Vec::with_capacity(2);
+    let (answer, by) = row.records(&mut records);
+    log_rows(&state, records).await?;
+    by.metrics
         .observe(1, started.elapsed().as_micros() as u64, false);
-    Ok(Json(row.answer).into_response())
+    Ok(Json(answer).into_response())
 }
 
 pub(crate) async fn predict_batch(
@@ -402,7 +503,8 @@ pub(crate) async fn predict_batch(
     request: Request,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let served = served(&state, &id)?;
+    // A stream reads the route again per block; checking here refuses it before it starts.
+    let route = route(&state, &id)?;
     let explain = explain_flag(query)?;
     match media_type(&headers).as_str() {
         "application/json" => {}
@@ -445,7 +547,7 @@ pub(crate) async fn predict_batch(
     for (i, item) in items.iter().enumerate() {
         match score_one(
             &id,
-            &served,
+            &route,
             &caller,
             item,
             explain,
@@ -462,13 +564,16 @@ pub(crate) async fn predict_batch(
     if !problems.is_empty() {
         return Err(ApiError::invalid_features(problems));
     }
-    let n = rows.len() as u64;
-    let (records, answers): (Vec<_>, Vec<_>) =
-        rows.into_iter().map(|r| (r.record, r.answer)).unzip();
+    let mut records = Vec::with_capacity(rows.len());
+    let mut answers = Vec::with_capacity(rows.len());
+    let mut by = Vec::with_capacity(rows.len());
+    for r in rows {
+        let (a, s) = r.records(&mut records);
+        answers.push(a);
+        by.push(s);
+    }
     log_rows(&state, records).await?;
-    served
-        .metrics
-        .observe(n, started.elapsed().as_micros() as u64, false);
+    observe(&by, started.elapsed().as_micros() as u64);
     Ok(Json(Value::Array(answers)).into_response())
 }
 

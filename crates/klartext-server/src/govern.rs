@@ -13,7 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use klartext_core::UseCase;
-use klartext_store::{PredictionRecord, Switch};
+use klartext_store::{PredictionRecord, PredictionRole, Switch};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::sync::atomic::Ordering;
@@ -90,6 +90,7 @@ fn fallback_row(
         latency_us: started.elapsed().as_micros() as i64,
         caller: caller.key_id.clone(),
         fallback: true,
+        role: PredictionRole::Served,
     };
     Ok((record, answer))
 }

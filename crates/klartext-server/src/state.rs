@@ -49,9 +49,9 @@ impl ChampionSource {
     }
 }
 
-/// A challenger beside the champion. Loaded and kept current; routing shadow and canary
-/// traffic to it is not wired into the predict handlers yet.
-#[allow(dead_code)]
+/// A challenger beside the champion: in shadow mode it scores every request after the
+/// champion and is logged but never answers; in canary mode it answers its share of
+/// subjects (see [`Route::pick`]).
 #[derive(Clone)]
 pub(crate) struct Challenger {
     pub served: Arc<Served>,
@@ -59,12 +59,44 @@ pub(crate) struct Challenger {
     pub canary_share: Option<f64>,
 }
 
+/// Which models a request goes to: read once per request (or stream block), so that a
+/// promotion in between never splits one request across states.
+#[derive(Clone)]
+pub(crate) struct Route {
+    pub champion: Arc<Served>,
+    pub challenger: Option<Challenger>,
+}
+
+impl Route {
+    /// The model that answers `subject`, and the one that scores it in shadow, if any.
+    ///
+    /// Canary: subjects in the challenger's share (a hash of use case and subject id, so
+    /// sticky) are answered by the challenger; a request without a subject id cannot be
+    /// routed stickily and is answered by the champion. Shadow: the champion answers and
+    /// the challenger scores beside it.
+    pub(crate) fn pick(
+        &self,
+        usecase: &str,
+        subject: Option<&str>,
+    ) -> (&Arc<Served>, Option<&Arc<Served>>) {
+        match &self.challenger {
+            None => (&self.champion, None),
+            Some(c) => match c.mode {
+                ChallengerMode::Shadow => (&self.champion, Some(&c.served)),
+                ChallengerMode::Canary => match (subject, c.canary_share) {
+                    (Some(s), Some(share)) if in_canary(usecase, s, share) => (&c.served, None),
+                    _ => (&self.champion, None),
+                },
+            },
+        }
+    }
+}
+
 /// What a use case serves at this moment.
 #[derive(Clone)]
 pub(crate) struct Live {
     pub champion: Option<Arc<Served>>,
     pub source: ChampionSource,
-    #[allow(dead_code)]
     pub challenger: Option<Challenger>,
     /// `Some` while switched off: answer the fallback.
     pub switched_off: Option<Switch>,
@@ -105,6 +137,15 @@ impl UseCaseState {
             .unwrap_or_else(|e| e.into_inner())
             .champion
             .clone()
+    }
+
+    /// The champion and challenger, read together, for routing requests.
+    pub(crate) fn route(&self) -> Option<Route> {
+        let live = self.live.read().unwrap_or_else(|e| e.into_inner());
+        Some(Route {
+            champion: live.champion.clone()?,
+            challenger: live.challenger.clone(),
+        })
     }
 
     /// Everything served right now, consistently.

@@ -18,9 +18,10 @@
 //! - A log failure or a beginning shutdown ends the stream with one error object naming
 //!   the first line not answered.
 
-use crate::api::{log_rows, score_one, served};
+use crate::api::{log_rows, observe, route, score_one};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorCode};
+use crate::state::Route;
 use crate::AppState;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::http::{header, HeaderValue};
@@ -188,7 +189,7 @@ impl Streamer {
         };
         let started = Instant::now();
         let state = self.state.clone();
-        let served = match served(&state, &self.usecase) {
+        let route = match route(&state, &self.usecase) {
             Ok(s) => s,
             Err(e) => {
                 // Shutting down (or the model went away): say where the answers stop.
@@ -198,6 +199,7 @@ impl Streamer {
         };
         let mut answers: Vec<Value> = Vec::with_capacity(block.len());
         let mut records = Vec::new();
+        let mut by = Vec::new();
         for p in block {
             let (line, result) = match p {
                 Pending::TooLong(line) => (
@@ -210,14 +212,14 @@ impl Streamer {
                         ),
                     )),
                 ),
-                Pending::Text(line, text) => (line, self.score(&served, &text, started)),
+                Pending::Text(line, text) => (line, self.score(&route, &text, started)),
             };
             match result {
                 Ok(row) => {
-                    let mut a = row.answer;
+                    let (mut a, s) = row.records(&mut records);
                     a["line"] = line.into();
                     answers.push(a);
-                    records.push(row.record);
+                    by.push(s);
                 }
                 Err(e) => {
                     self.state.inner.errors.count(e.code);
@@ -225,15 +227,12 @@ impl Streamer {
                 }
             }
         }
-        let scored = records.len() as u64;
         if !records.is_empty() {
             if let Err(e) = log_rows(&self.state, records).await {
                 self.end_with(first_line, &e).await;
                 return Err(Stop);
             }
-            served
-                .metrics
-                .observe(scored, started.elapsed().as_micros() as u64, false);
+            observe(&by, started.elapsed().as_micros() as u64);
         }
         let mut out = Vec::with_capacity(answers.len() * 256);
         for a in &answers {
@@ -246,7 +245,7 @@ impl Streamer {
 
     fn score(
         &self,
-        served: &crate::Served,
+        route: &Route,
         text: &[u8],
         started: Instant,
     ) -> Result<crate::api::Row, ApiError> {
@@ -264,7 +263,7 @@ impl Streamer {
         }
         score_one(
             &self.usecase,
-            served,
+            route,
             &self.caller,
             &item,
             self.explain,

@@ -6,8 +6,8 @@ mod common;
 
 use axum::http::StatusCode;
 use common::{fixture, request, usecase, Fixture};
-use klartext_server::{router, AppState, ChampionSource, ServerConfig};
-use klartext_store::{AliasName, Promotion, SqliteStore, Store};
+use klartext_server::{in_canary, router, AppState, ChampionSource, ServerConfig};
+use klartext_store::{AliasName, ChallengerMode, PredictionRole, Promotion, SqliteStore, Store};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -71,6 +71,47 @@ fn promote(f: &Fixture, version: &str) {
             failed_gates: json!([]),
         })
         .unwrap();
+}
+
+fn promote_challenger(f: &Fixture, version: &str, mode: ChallengerMode, share: Option<f64>) {
+    f.store
+        .promote(&Promotion {
+            usecase_id: "churn".into(),
+            version: version.into(),
+            alias: AliasName::Challenger,
+            mode: Some(mode),
+            canary_share: share,
+            actor: "test".into(),
+            reason: None,
+            override_gates: false,
+            failed_gates: json!([]),
+        })
+        .unwrap();
+}
+
+fn request_for(subject: &str) -> Value {
+    let mut r = request();
+    r["subject_id"] = subject.into();
+    r
+}
+
+/// POST an NDJSON body with the scorer key; the answer lines.
+async fn ndjson(f: &Fixture, rows: &[Value]) -> Vec<Value> {
+    let body: String = rows.iter().map(|r| format!("{r}\n")).collect();
+    let a = f
+        .call(
+            "POST",
+            "/v1/usecases/churn/predict:batch",
+            Some(&f.scorer.clone()),
+            Some("application/x-ndjson"),
+            body,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    a.text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 async fn wait_for(deadline: Duration, mut check: impl AsyncFnMut() -> bool) -> Option<Duration> {
@@ -312,4 +353,133 @@ async fn audit_endpoint_lists_events_after_a_sequence_number_for_operators() {
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     let forbidden = f.call("GET", "/v1/audit", Some(&scorer), None, "").await;
     assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_shadow_challenger_is_scored_and_logged_but_never_answers() {
+    let f = fixture();
+    promote(&f, &f.version);
+    second_version(&f, "ssssssssssss");
+    promote_challenger(&f, "ssssssssssss", ChallengerMode::Shadow, None);
+    f.state.refresh_governance().unwrap();
+
+    // Single, JSON batch and NDJSON stream: every answer is the champion's.
+    let mut answers = Vec::new();
+    for i in 0..20 {
+        let a = f.post(PREDICT, &request_for(&format!("s-{i}"))).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+        answers.push(a.body);
+    }
+    let batch: Vec<Value> = (20..60).map(|i| request_for(&format!("s-{i}"))).collect();
+    let a = f
+        .post("/v1/usecases/churn/predict:batch", &Value::Array(batch))
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    answers.extend(a.body.as_array().unwrap().iter().cloned());
+    let stream: Vec<Value> = (60..100).map(|i| request_for(&format!("s-{i}"))).collect();
+    answers.extend(ndjson(&f, &stream).await);
+    assert_eq!(answers.len(), 100);
+    for a in &answers {
+        assert_eq!(a["model_version"], json!(f.version), "{a}");
+        assert_eq!(a["fallback"], false);
+    }
+
+    // The log holds one served row per answer and one shadow row beside each.
+    let log = f.store.predictions("churn", None).unwrap();
+    let served: Vec<_> = log
+        .iter()
+        .filter(|p| p.role == PredictionRole::Served)
+        .collect();
+    let shadows: Vec<_> = log
+        .iter()
+        .filter(|p| p.role == PredictionRole::Shadow)
+        .collect();
+    assert_eq!(served.len(), 100);
+    assert_eq!(shadows.len(), 100);
+    assert!(served.iter().all(|p| p.model_version == f.version));
+    for a in &answers {
+        let id = a["prediction_id"].as_str().unwrap();
+        let s = shadows
+            .iter()
+            .find(|s| s.output["shadow_of"] == id)
+            .unwrap_or_else(|| panic!("no shadow row for {id}"));
+        assert_eq!(s.model_version, "ssssssssssss");
+        let p = served.iter().find(|p| p.prediction_id == id).unwrap();
+        assert_eq!(s.subject_id, p.subject_id);
+        assert!(s.subject_id.is_some());
+        assert_eq!(
+            s.output["score"], a["score"],
+            "the same artifact scores the same"
+        );
+        // A shadow prediction id is never handed out.
+        assert!(answers
+            .iter()
+            .all(|a| a["prediction_id"] != json!(s.prediction_id)));
+    }
+
+    // Without a challenger, no shadow rows are added.
+    f.store.clear_challenger("churn", "test", None).unwrap();
+    f.state.refresh_governance().unwrap();
+    f.post(PREDICT, &request()).await;
+    let log = f.store.predictions("churn", None).unwrap();
+    assert_eq!(log.len(), 201);
+}
+
+#[tokio::test]
+async fn a_canary_answers_its_share_of_subjects_within_two_points_and_sticky() {
+    let f = fixture();
+    promote(&f, &f.version);
+    second_version(&f, "cccccccccccc");
+    let share = 0.2;
+    promote_challenger(&f, "cccccccccccc", ChallengerMode::Canary, Some(share));
+    f.state.refresh_governance().unwrap();
+
+    let n = 10_000;
+    let subjects: Vec<String> = (0..n).map(|i| format!("subject-{i}")).collect();
+    let batch: Vec<Value> = subjects.iter().map(|s| request_for(s)).collect();
+    let a = f
+        .post(
+            "/v1/usecases/churn/predict:batch",
+            &Value::Array(batch.clone()),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let first: Vec<String> = a
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["model_version"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(first.iter().all(|v| v == &f.version || v == "cccccccccccc"));
+    let got = first.iter().filter(|v| *v == "cccccccccccc").count() as f64 / n as f64;
+    eprintln!("canary share {share}: challenger answered {got}");
+    assert!((got - share).abs() < 0.02, "configured {share}, got {got}");
+    for (s, v) in subjects.iter().zip(&first) {
+        assert_eq!(in_canary("churn", s, share), v == "cccccccccccc", "{s}");
+    }
+
+    // Sticky: the same subjects again, as a stream and one by one, get the same model.
+    let again = ndjson(&f, &batch).await;
+    assert_eq!(again.len(), n);
+    for (a, v) in again.iter().zip(&first) {
+        assert_eq!(a["model_version"], json!(v), "{a}");
+    }
+    for (s, v) in subjects.iter().zip(&first).take(200) {
+        let a = f.post(PREDICT, &request_for(s)).await;
+        assert_eq!(a.body["model_version"], json!(v), "{s}");
+    }
+
+    // No shadow rows in canary mode; every logged row was answered.
+    let log = f.store.predictions("churn", None).unwrap();
+    assert_eq!(log.len(), 2 * n + 200);
+    assert!(log.iter().all(|p| p.role == PredictionRole::Served));
+
+    // A request without a subject id cannot be routed stickily: the champion answers.
+    let mut anonymous = request();
+    anonymous.as_object_mut().unwrap().remove("subject_id");
+    for _ in 0..20 {
+        let a = f.post(PREDICT, &anonymous).await;
+        assert_eq!(a.body["model_version"], json!(f.version), "{}", a.text);
+    }
 }

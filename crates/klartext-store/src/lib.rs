@@ -152,6 +152,38 @@ pub struct PredictionRecord {
     /// The API key id of the caller.
     pub caller: String,
     pub fallback: bool,
+    /// Whether this prediction was answered, or only scored and logged (a shadow
+    /// challenger's).
+    #[serde(default)]
+    pub role: PredictionRole,
+}
+
+/// What a logged prediction was for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PredictionRole {
+    /// Answered to the caller (by the champion, a canary challenger, or a fallback).
+    #[default]
+    Served,
+    /// Scored by a shadow challenger beside the served prediction; never answered.
+    Shadow,
+}
+
+impl PredictionRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PredictionRole::Served => "served",
+            PredictionRole::Shadow => "shadow",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PredictionRole> {
+        match s {
+            "served" => Some(PredictionRole::Served),
+            "shadow" => Some(PredictionRole::Shadow),
+            _ => None,
+        }
+    }
 }
 
 /// A real outcome attached to a logged prediction.
@@ -250,6 +282,13 @@ pub trait Store: Send + Sync {
     fn log_predictions(&self, rows: &[PredictionRecord]) -> Result<()>;
 
     fn prediction(&self, id: &str) -> Result<Option<PredictionRecord>>;
+
+    /// The logged predictions of a use case (served, fallback and shadow), oldest first,
+    /// optionally only those at or after `since_ms`.
+    fn predictions(&self, usecase: &str, since_ms: Option<i64>) -> Result<Vec<PredictionRecord>>;
+
+    /// Every outcome attached to a prediction of a use case, oldest first.
+    fn usecase_feedback(&self, usecase: &str) -> Result<Vec<Feedback>>;
 
     /// Attach an outcome to a logged prediction; `false` when the prediction is unknown.
     fn add_feedback(&self, feedback: &Feedback) -> Result<bool>;

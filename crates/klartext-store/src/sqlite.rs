@@ -6,8 +6,8 @@ use crate::checkpoint::{self, AuditVerification, Checkpoint};
 use crate::error::{Result, StoreError};
 use crate::govern::{self, Alias, AliasChange, Governance, Promotion, Rollback, Switch};
 use crate::{
-    now_ms, ApiKey, DatasetRecord, Feedback, KeyRole, ModelRecord, PredictionRecord, Registered,
-    Registration, StagedSnapshot, Store,
+    now_ms, ApiKey, DatasetRecord, Feedback, KeyRole, ModelRecord, PredictionRecord,
+    PredictionRole, Registered, Registration, StagedSnapshot, Store,
 };
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use sha2::{Digest, Sha256};
@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_serving.sql")),
     (4, include_str!("../migrations/0004_governance.sql")),
     (5, include_str!("../migrations/0005_usecases.sql")),
+    (6, include_str!("../migrations/0006_shadow.sql")),
 ];
 
 pub struct SqliteStore {
@@ -615,7 +616,7 @@ impl Store for SqliteStore {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         {
             let mut stmt = tx.prepare_cached(&format!(
-                "INSERT INTO predictions ({PREDICTION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                "INSERT INTO predictions ({PREDICTION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
             ))?;
             for p in rows {
                 stmt.execute(params![
@@ -628,7 +629,8 @@ impl Store for SqliteStore {
                     p.output.to_string(),
                     p.latency_us,
                     p.caller,
-                    p.fallback
+                    p.fallback,
+                    p.role.as_str()
                 ])?;
             }
         }
@@ -645,6 +647,40 @@ impl Store for SqliteStore {
                 prediction_from_row,
             )
             .optional()?)
+    }
+
+    fn predictions(&self, usecase: &str, since_ms: Option<i64>) -> Result<Vec<PredictionRecord>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {PREDICTION_COLUMNS} FROM predictions \
+             WHERE usecase_id = ?1 AND (?2 IS NULL OR at_ms >= ?2) ORDER BY at_ms, rowid"
+        ))?;
+        let rows = stmt
+            .query_map(params![usecase, since_ms], prediction_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn usecase_feedback(&self, usecase: &str) -> Result<Vec<Feedback>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT f.prediction_id, f.outcome, f.at_ms, f.caller FROM feedback f \
+             JOIN predictions p ON p.prediction_id = f.prediction_id \
+             WHERE p.usecase_id = ?1 ORDER BY f.seq",
+        )?;
+        let rows = stmt
+            .query_map([usecase], |r| {
+                let outcome: String = r.get(1)?;
+                Ok(Feedback {
+                    prediction_id: r.get(0)?,
+                    outcome: serde_json::from_str(&outcome)
+                        .unwrap_or(serde_json::Value::String(outcome)),
+                    at_ms: r.get(2)?,
+                    caller: r.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
     }
 
     fn add_feedback(&self, f: &Feedback) -> Result<bool> {
@@ -815,7 +851,7 @@ fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ApiKey>> {
     }))
 }
 
-const PREDICTION_COLUMNS: &str = "prediction_id, at_ms, usecase_id, model_version, subject_id, input_digest, output, latency_us, caller, fallback";
+const PREDICTION_COLUMNS: &str = "prediction_id, at_ms, usecase_id, model_version, subject_id, input_digest, output, latency_us, caller, fallback, role";
 
 fn prediction_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PredictionRecord> {
     let output: String = r.get(6)?;
@@ -830,5 +866,6 @@ fn prediction_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PredictionReco
         latency_us: r.get(7)?,
         caller: r.get(8)?,
         fallback: r.get(9)?,
+        role: PredictionRole::parse(&r.get::<_, String>(10)?).unwrap_or_default(),
     })
 }

@@ -1,7 +1,9 @@
 //! The serving tables: API keys with their audit events, the batched prediction log and
 //! feedback linked to it.
 
-use klartext_store::{now_ms, ApiKey, Feedback, KeyRole, PredictionRecord, SqliteStore, Store};
+use klartext_store::{
+    now_ms, ApiKey, Feedback, KeyRole, PredictionRecord, PredictionRole, SqliteStore, Store,
+};
 
 fn key(id: &str, hash: &str, role: KeyRole) -> ApiKey {
     ApiKey {
@@ -26,6 +28,7 @@ fn record(id: &str) -> PredictionRecord {
         latency_us: 42,
         caller: "key_1".into(),
         fallback: false,
+        role: PredictionRole::Served,
     }
 }
 
@@ -33,7 +36,7 @@ fn record(id: &str) -> PredictionRecord {
 fn keys_are_created_listed_and_revoked_with_audit_events() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 5);
+    assert_eq!(store.schema_version().unwrap(), 6);
     store
         .create_key(&key("key_1", "h1", KeyRole::Scorer))
         .unwrap();
@@ -104,4 +107,52 @@ fn record_with_time(id: &str, at_ms: i64) -> PredictionRecord {
         at_ms,
         ..record(id)
     }
+}
+
+#[test]
+fn shadow_rows_keep_their_role_and_a_use_case_lists_its_predictions_and_feedback() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let shadow = PredictionRecord {
+        model_version: "def".into(),
+        role: PredictionRole::Shadow,
+        ..record("s1")
+    };
+    let other = PredictionRecord {
+        usecase_id: "fraud".into(),
+        ..record("o1")
+    };
+    store
+        .log_predictions(&[record("p1"), shadow.clone(), other])
+        .unwrap();
+    assert_eq!(store.prediction("s1").unwrap().unwrap(), shadow);
+    let churn = store.predictions("churn", None).unwrap();
+    assert_eq!(
+        churn
+            .iter()
+            .map(|p| (p.prediction_id.as_str(), p.role))
+            .collect::<Vec<_>>(),
+        [
+            ("p1", PredictionRole::Served),
+            ("s1", PredictionRole::Shadow)
+        ]
+    );
+    assert!(store
+        .predictions("churn", Some(now_ms() + 60_000))
+        .unwrap()
+        .is_empty());
+    let fb = Feedback {
+        prediction_id: "p1".into(),
+        outcome: serde_json::json!({"churned": true}),
+        at_ms: now_ms(),
+        caller: "key_1".into(),
+    };
+    store.add_feedback(&fb).unwrap();
+    store
+        .add_feedback(&Feedback {
+            prediction_id: "o1".into(),
+            ..fb.clone()
+        })
+        .unwrap();
+    assert_eq!(store.usecase_feedback("churn").unwrap(), vec![fb]);
 }

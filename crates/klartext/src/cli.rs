@@ -147,6 +147,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The challenger against the champion on logged traffic: rows, mean scores, label
+    /// agreement on requests both scored (shadow), and AUC where feedback exists.
+    Compare {
+        usecase: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

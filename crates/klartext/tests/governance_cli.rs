@@ -227,3 +227,68 @@ fn creating_and_changing_a_use_case_file_are_audit_events() {
     assert_eq!(changed[1]["details"]["sha256"], first);
     p.assert_audit_intact();
 }
+
+#[test]
+fn compare_shows_challenger_and_champion_on_logged_traffic() {
+    use klartext_store::{Feedback, PredictionRecord, PredictionRole, SqliteStore, Store};
+    let (p, a, b) = two_versions();
+    p.run(&["promote", &format!("churn@{a}")]).assert_ok();
+    let err = p.run(&["compare", "churn"]).one_line_error();
+    assert!(err.contains("no challenger"), "{err}");
+    p.run(&["promote", &format!("churn@{b}"), "--to", "challenger"])
+        .assert_ok();
+
+    // Logged traffic as a server with a shadow challenger writes it.
+    let store = SqliteStore::open(&p.root.join("store")).unwrap();
+    let row = |id: &str, v: &str, role, score: f64, of: Option<&str>| {
+        let mut output =
+            serde_json::json!({"score": score, "label": if score >= 0.5 { "Yes" } else { "No" }});
+        if let Some(of) = of {
+            output["shadow_of"] = of.into();
+        }
+        PredictionRecord {
+            prediction_id: id.into(),
+            at_ms: 1,
+            usecase_id: "churn".into(),
+            model_version: v.into(),
+            subject_id: Some(id.into()),
+            input_digest: "00".into(),
+            output,
+            latency_us: 1,
+            caller: "k".into(),
+            fallback: false,
+            role,
+        }
+    };
+    store
+        .log_predictions(&[
+            row("p1", &a, PredictionRole::Served, 0.9, None),
+            row("s1", &b, PredictionRole::Shadow, 0.7, Some("p1")),
+            row("p2", &a, PredictionRole::Served, 0.1, None),
+            row("s2", &b, PredictionRole::Shadow, 0.6, Some("p2")),
+        ])
+        .unwrap();
+    for (id, churn) in [("p1", "Yes"), ("p2", "No")] {
+        store
+            .add_feedback(&Feedback {
+                prediction_id: id.into(),
+                outcome: serde_json::json!({ "churn": churn }),
+                at_ms: 2,
+                caller: "k".into(),
+            })
+            .unwrap();
+    }
+    let c = p.run(&["compare", "churn", "--json"]).json();
+    assert_eq!(c["champion"]["version"], a.as_str());
+    assert_eq!(c["champion"]["served_rows"], 2);
+    assert_eq!(c["challenger"]["shadow_rows"], 2);
+    assert_eq!(c["paired_rows"], 2);
+    assert_eq!(c["label_agreement"], 0.5);
+    assert_eq!(c["champion"]["auc"], 1.0);
+    assert_eq!(c["challenger"]["auc"], 1.0);
+    let text = p.run(&["compare", "churn"]).assert_ok().stdout.clone();
+    assert!(
+        text.contains("AUC") && text.contains("labels agree on 50.0%"),
+        "{text}"
+    );
+}

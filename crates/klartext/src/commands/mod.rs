@@ -1,6 +1,7 @@
 //! Command dispatch: one module per command group.
 
 mod audit;
+mod compare;
 mod data;
 mod init;
 mod keys;
@@ -94,6 +95,7 @@ pub fn run(cli: Cli) -> Result<()> {
             reason,
             json,
         } => switch::run(project, &state, &usecase, reason.as_deref(), json),
+        Command::Compare { usecase, json } => compare::run(project, &usecase, json),
     }
 }
 
