@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod routes;
 pub mod state;
 mod stream;
+pub mod webhooks;
 
 pub use auth::{hash_secret, new_key, Caller};
 pub use error::{ApiError, ErrorCode, FieldProblem, ServerError};

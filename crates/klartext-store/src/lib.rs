@@ -10,6 +10,7 @@ mod checkpoint;
 mod error;
 mod govern;
 mod sqlite;
+mod webhooks;
 
 pub use audit::{AuditEvent, NewAuditEvent};
 pub use checkpoint::{
@@ -20,6 +21,7 @@ pub use govern::{
     Alias, AliasChange, AliasName, ChallengerMode, Governance, Promotion, Rollback, Switch,
 };
 pub use sqlite::SqliteStore;
+pub use webhooks::{PendingDelivery, Webhook, WebhookAttempt};
 
 use klartext_core::{QualityReport, Schema};
 use serde::{Deserialize, Serialize};
@@ -338,6 +340,28 @@ pub trait Store: Send + Sync {
 
     /// Every checkpoint, oldest first.
     fn audit_checkpoints(&self) -> Result<Vec<Checkpoint>>;
+
+    // --- Webhooks: subscriptions to audit event types, and their delivery attempts. ---
+
+    /// Store a subscription with a `webhook.created` audit event; its cursor starts at
+    /// that event, so only later events are delivered. Returns it as stored.
+    fn create_webhook(&self, webhook: &Webhook) -> Result<Webhook>;
+
+    /// Every subscription, revoked or not, oldest first.
+    fn webhooks(&self) -> Result<Vec<Webhook>>;
+
+    /// Revoke a subscription (`webhook.removed`); `false` when no such subscription exists.
+    fn remove_webhook(&self, id: &str, actor: &str) -> Result<bool>;
+
+    /// For each active subscription, the next event it wants that is due now (first
+    /// attempt, or a retry whose time has come). At most one per subscription, in order.
+    fn pending_webhook_deliveries(&self, now_ms: i64) -> Result<Vec<PendingDelivery>>;
+
+    /// Record a delivery attempt; a delivered or final one moves the cursor past its event.
+    fn record_webhook_attempt(&self, attempt: &WebhookAttempt) -> Result<()>;
+
+    /// Every delivery attempt, oldest first, optionally of one subscription.
+    fn webhook_attempts(&self, webhook: Option<&str>) -> Result<Vec<WebhookAttempt>>;
 
     /// Recompute the chain, check it against the signed checkpoints, and name the first
     /// problem and its kind (edited, deleted, reordered, truncated).

@@ -5,6 +5,7 @@ use crate::blobs;
 use crate::checkpoint::{self, AuditVerification, Checkpoint};
 use crate::error::{Result, StoreError};
 use crate::govern::{self, Alias, AliasChange, Governance, Promotion, Rollback, Switch};
+use crate::webhooks::{self, PendingDelivery, Webhook, WebhookAttempt};
 use crate::{
     now_ms, ApiKey, DatasetRecord, Feedback, KeyRole, ModelRecord, PredictionRecord,
     PredictionRole, Registered, Registration, StagedSnapshot, Store,
@@ -22,6 +23,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/0004_governance.sql")),
     (5, include_str!("../migrations/0005_usecases.sql")),
     (6, include_str!("../migrations/0006_shadow.sql")),
+    (7, include_str!("../migrations/0007_webhooks.sql")),
 ];
 
 pub struct SqliteStore {
@@ -799,6 +801,51 @@ impl Store for SqliteStore {
 
     fn audit_checkpoints(&self) -> Result<Vec<Checkpoint>> {
         checkpoint::checkpoints(&self.lock())
+    }
+
+    fn create_webhook(&self, webhook: &Webhook) -> Result<Webhook> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let w = webhooks::create(&tx, webhook)?;
+        tx.commit()?;
+        Ok(w)
+    }
+
+    fn webhooks(&self) -> Result<Vec<Webhook>> {
+        webhooks::list(&self.lock())
+    }
+
+    fn remove_webhook(&self, id: &str, actor: &str) -> Result<bool> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let found = webhooks::remove(&tx, id, actor, now_ms())?;
+        tx.commit()?;
+        Ok(found)
+    }
+
+    fn pending_webhook_deliveries(&self, now_ms: i64) -> Result<Vec<PendingDelivery>> {
+        let Some(min_cursor) = webhooks::list(&self.lock())?
+            .iter()
+            .filter(|w| w.revoked_ms.is_none())
+            .map(|w| w.cursor_seq)
+            .min()
+        else {
+            return Ok(Vec::new());
+        };
+        let events = self.audit_events(min_cursor)?;
+        webhooks::pending(&self.lock(), &events, now_ms)
+    }
+
+    fn record_webhook_attempt(&self, attempt: &WebhookAttempt) -> Result<()> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        webhooks::record(&tx, attempt)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn webhook_attempts(&self, webhook: Option<&str>) -> Result<Vec<WebhookAttempt>> {
+        webhooks::attempts(&self.lock(), webhook)
     }
 
     fn verify_audit_detailed(&self) -> Result<AuditVerification> {

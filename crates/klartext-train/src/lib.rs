@@ -7,6 +7,7 @@
 
 pub mod artifact;
 pub mod card;
+pub mod docs;
 pub mod encode;
 pub mod error;
 pub mod gates;

@@ -106,6 +106,10 @@ pub enum Command {
     /// API keys for the decision API.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Webhooks: signed POSTs of audit events (`model.promoted`, `usecase.switched`, ...)
+    /// to subscribed URLs, retried with backoff; `klartext serve` delivers in the background.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
     /// Point the champion (or challenger) alias at a model version; refused unless every
     /// gate of the use case was evaluated on it and passed.
     Promote {
@@ -154,6 +158,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Export documents of a model version.
+    #[command(subcommand)]
+    Export(ExportCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -301,6 +308,68 @@ pub enum AuditCommand {
     /// Sign a checkpoint of the trail as it is now (the installation's Ed25519 key), so
     /// that deleting later events is detectable.
     Checkpoint {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Subscribe an http:// URL to event types; prints the signing secret once.
+    Add {
+        url: String,
+        /// Comma-separated audit actions (`model.promoted,usecase.switched`), or `*`.
+        #[arg(long, value_delimiter = ',', required = true)]
+        events: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List subscriptions (secrets are never shown again).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a subscription by its id.
+    Remove {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every delivery attempt with its HTTP status or error and next retry.
+    Deliveries {
+        /// Only this subscription's.
+        #[arg(long)]
+        webhook: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deliver everything due now, once (for tests and cron), and print the attempts.
+    Deliver {
+        /// Attempts per event before giving up.
+        #[arg(long, default_value_t = 8)]
+        max_attempts: u32,
+        /// The first retry's wait in milliseconds; doubled after each failure.
+        #[arg(long, default_value_t = 1000)]
+        backoff_ms: u64,
+        /// Per-attempt timeout in milliseconds.
+        #[arg(long, default_value_t = 5000)]
+        timeout_ms: u64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// The technical documentation bundle (EU AI Act Annex IV style): purpose, data,
+    /// validation and results, fairness, limits, human oversight, change log, lineage;
+    /// as Markdown and HTML.
+    Docs {
+        /// `USECASE@VERSION` (a unique prefix of the version is enough).
+        target: String,
+        /// Folder to write into (default: `docs-USECASE-VERSION/` in the project).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },

@@ -3,6 +3,7 @@
 mod audit;
 mod compare;
 mod data;
+mod export;
 mod init;
 mod keys;
 mod models;
@@ -13,6 +14,7 @@ mod serve;
 mod switch;
 mod train;
 mod usecase;
+mod webhooks;
 
 use crate::cli::{Cli, Command};
 use anyhow::Result;
@@ -68,6 +70,7 @@ pub fn run(cli: Cli) -> Result<()> {
             max_batch_rows,
         } => serve::run(project, &addr, body_limit, max_batch_rows, None),
         Command::Keys(c) => keys::run(project, c),
+        Command::Webhooks(c) => webhooks::run(project, c),
         Command::Promote {
             target,
             to,
@@ -96,6 +99,7 @@ pub fn run(cli: Cli) -> Result<()> {
             json,
         } => switch::run(project, &state, &usecase, reason.as_deref(), json),
         Command::Compare { usecase, json } => compare::run(project, &usecase, json),
+        Command::Export(c) => export::run(project, c),
     }
 }
 

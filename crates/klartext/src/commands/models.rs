@@ -16,7 +16,7 @@ fn parse_target(target: &str) -> Result<(&str, &str)> {
     }
 }
 
-fn find(p: &Project, target: &str) -> Result<ModelRecord> {
+pub(super) fn find(p: &Project, target: &str) -> Result<ModelRecord> {
     let (usecase, version) = parse_target(target)?;
     let uc = p.usecase(usecase)?;
     let store = p.open_store()?;

@@ -34,6 +34,11 @@ pub fn run(
     }
     let store = Arc::new(p.open_store()?);
     init_logging();
+    let _webhooks = klartext_server::webhooks::spawn(
+        store.clone(),
+        Default::default(),
+        klartext_server::GOVERNANCE_POLL,
+    );
     let state = AppState::new(
         store,
         usecases,
