@@ -232,7 +232,7 @@ fn read_csv(
     // Quoted fields may hold newlines, so only split at newlines when there are no quotes.
     let n_threads = rayon::current_num_threads().max(1);
     let chunks = if body.len() > (4 << 20) && n_threads > 1 && !quoted {
-        split_lines(body, n_threads * 2)
+        split_lines(body, n_threads * 8)
     } else {
         vec![body]
     };
@@ -248,10 +248,39 @@ fn read_csv(
     let total = bytes.len() as u64;
     let done = std::sync::atomic::AtomicU64::new(body_start as u64);
     use rayon::prelude::*;
-    let parts: Vec<Result<Vec<Builder>>> = chunks
+    // Numbers go straight into their final columns: each chunk fills its own stretch,
+    // sized by its line count (an upper bound on its rows), so no merge copies them.
+    let counts: Vec<usize> = chunks
         .par_iter()
+        .map(|c| {
+            memchr::memchr_iter(b'\n', c).count()
+                + usize::from(c.last().is_some_and(|&b| b != b'\n'))
+        })
+        .collect();
+    let offsets: Vec<usize> = counts
+        .iter()
+        .scan(0, |acc, &n| {
+            let at = *acc;
+            *acc += n;
+            Some(at)
+        })
+        .collect();
+    let capacity: usize = counts.iter().sum();
+    let mut finals: Vec<Vec<f64>> = (0..n_cols).map(|_| vec![0.0; capacity]).collect();
+    let mut sinks: Vec<Vec<Sink<'_>>> = chunks.iter().map(|_| Vec::with_capacity(n_cols)).collect();
+    for col in finals.iter_mut() {
+        let mut rest: &mut [f64] = col;
+        for (k, &n) in counts.iter().enumerate() {
+            let (mine, after) = std::mem::take(&mut rest).split_at_mut(n);
+            sinks[k].push(Sink::Into { out: mine, len: 0 });
+            rest = after;
+        }
+    }
+    let parts: Vec<Result<Vec<Filled>>> = chunks
+        .par_iter()
+        .zip(sinks)
         .enumerate()
-        .map(|(k, chunk)| {
+        .map(|(k, (chunk, sinks))| {
             let mut reported = 0u64;
             let mut tick = |pos: u64| {
                 let now = done.fetch_add(pos - reported, std::sync::atomic::Ordering::Relaxed)
@@ -261,26 +290,27 @@ fn read_csv(
                     p(now, total);
                 }
             };
-            let r = parse_chunk(name, chunk, delim, &names, 1, &mut tick).map_err(|e| match e {
-                DataError::Malformed {
-                    file,
-                    line,
-                    column,
-                    message,
-                } => DataError::Malformed {
-                    file,
-                    line: line + lines_before(k),
-                    column,
-                    message,
-                },
-                other => other,
-            });
+            let r =
+                parse_chunk(name, chunk, delim, &names, 1, sinks, &mut tick).map_err(|e| match e {
+                    DataError::Malformed {
+                        file,
+                        line,
+                        column,
+                        message,
+                    } => DataError::Malformed {
+                        file,
+                        line: line + lines_before(k),
+                        column,
+                        message,
+                    },
+                    other => other,
+                });
             tick(chunk.len() as u64);
-            r
+            r.map(|sinks| sinks.into_iter().map(Sink::done).collect())
         })
         .collect();
-    // Chunk by chunk, then column by column: columns merge independently (in parallel).
-    let mut per_column: Vec<Vec<Builder>> = (0..n_cols)
+    // Chunk by chunk, then column by column: columns finish independently (in parallel).
+    let mut per_column: Vec<Vec<Filled>> = (0..n_cols)
         .map(|_| Vec::with_capacity(parts.len()))
         .collect();
     for part in parts {
@@ -288,7 +318,36 @@ fn read_csv(
             col.push(b);
         }
     }
-    let builders: Vec<Builder> = per_column.into_par_iter().map(Builder::concat).collect();
+    let builders: Vec<Builder> = finals
+        .into_par_iter()
+        .zip(per_column)
+        .map(|(mut out, filled)| {
+            if filled.iter().all(|f| matches!(f, Filled::Slice(_))) {
+                // All numbers: close the gaps left by blank lines, if any.
+                let mut to = 0;
+                for (f, &from) in filled.iter().zip(&offsets) {
+                    let Filled::Slice(n) = *f else {
+                        unreachable!("checked above")
+                    };
+                    if to != from {
+                        out.copy_within(from..from + n, to);
+                    }
+                    to += n;
+                }
+                out.truncate(to);
+                return Builder::Num(out);
+            }
+            let parts = filled
+                .into_iter()
+                .zip(&offsets)
+                .map(|(f, &from)| match f {
+                    Filled::Slice(n) => Builder::Num(out[from..from + n].to_vec()),
+                    Filled::Own(b) => b,
+                })
+                .collect();
+            Builder::concat(parts)
+        })
+        .collect();
     let n_rows = builders.first().map_or(0, Builder::len);
     let columns = names
         .into_iter()
@@ -795,6 +854,57 @@ impl Builder {
     }
 }
 
+/// Where a chunk puts a column's values: numbers straight into its stretch of the final
+/// column until the first value that is not one (or the stretch is full), then a
+/// [`Builder`] of its own.
+enum Sink<'a> {
+    Into { out: &'a mut [f64], len: usize },
+    Own(Builder),
+}
+
+/// What a chunk left of a column: how many numbers it wrote into its stretch, or its own
+/// builder.
+enum Filled {
+    Slice(usize),
+    Own(Builder),
+}
+
+impl Sink<'_> {
+    #[inline]
+    fn push(&mut self, raw: &[u8]) -> std::result::Result<(), String> {
+        if let Sink::Into { out, len } = self {
+            if let Some(slot) = out.get_mut(*len) {
+                let v = trim(raw);
+                if let Some(x) = parse_number(v) {
+                    *slot = x;
+                    *len += 1;
+                    return Ok(());
+                }
+                if is_na(v) {
+                    *slot = f64::NAN;
+                    *len += 1;
+                    return Ok(());
+                }
+            }
+            // Room for the rest of the chunk's rows, as the text interner sizes itself by it.
+            let mut nums = Vec::with_capacity(out.len() + 16);
+            nums.extend_from_slice(&out[..*len]);
+            *self = Sink::Own(Builder::Num(nums));
+        }
+        let Sink::Own(b) = self else {
+            unreachable!("converted above")
+        };
+        b.push(raw)
+    }
+
+    fn done(self) -> Filled {
+        match self {
+            Sink::Into { len, .. } => Filled::Slice(len),
+            Sink::Own(b) => Filled::Own(b),
+        }
+    }
+}
+
 /// Positions of a delimiter or a newline, in order, found eight bytes at a time.
 struct Separators<'a> {
     bytes: &'a [u8],
@@ -865,22 +975,16 @@ impl<'a> Separators<'a> {
     }
 }
 
-fn parse_chunk(
+fn parse_chunk<'a>(
     name: &str,
     chunk: &[u8],
     delim: Delimiter,
     names: &[String],
     first_line: u64,
+    mut builders: Vec<Sink<'a>>,
     tick: &mut dyn FnMut(u64),
-) -> Result<Vec<Builder>> {
+) -> Result<Vec<Sink<'a>>> {
     let n_cols = names.len();
-    // Reserve for the rows this chunk likely holds, so columns do not regrow and copy.
-    let sample = &chunk[..chunk.len().min(64 * 1024)];
-    let lines_in_sample = memchr::memchr_iter(b'\n', sample).count().max(1);
-    let estimate = chunk.len() / (sample.len() / lines_in_sample).max(1) + 16;
-    let mut builders: Vec<Builder> = (0..n_cols)
-        .map(|_| Builder::with_capacity(estimate))
-        .collect();
     let bad_utf8 = |line: u64, col: usize, msg: String| DataError::Malformed {
         file: name.to_owned(),
         line,
