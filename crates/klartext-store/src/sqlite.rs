@@ -671,16 +671,7 @@ impl Store for SqliteStore {
              WHERE p.usecase_id = ?1 ORDER BY f.seq",
         )?;
         let rows = stmt
-            .query_map([usecase], |r| {
-                let outcome: String = r.get(1)?;
-                Ok(Feedback {
-                    prediction_id: r.get(0)?,
-                    outcome: serde_json::from_str(&outcome)
-                        .unwrap_or(serde_json::Value::String(outcome)),
-                    at_ms: r.get(2)?,
-                    caller: r.get(3)?,
-                })
-            })?
+            .query_map([usecase], feedback_from_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
@@ -713,16 +704,7 @@ impl Store for SqliteStore {
             "SELECT prediction_id, outcome, at_ms, caller FROM feedback WHERE prediction_id = ?1 ORDER BY seq",
         )?;
         let rows = stmt
-            .query_map([prediction_id], |r| {
-                let outcome: String = r.get(1)?;
-                Ok(Feedback {
-                    prediction_id: r.get(0)?,
-                    outcome: serde_json::from_str(&outcome)
-                        .unwrap_or(serde_json::Value::String(outcome)),
-                    at_ms: r.get(2)?,
-                    caller: r.get(3)?,
-                })
-            })?
+            .query_map([prediction_id], feedback_from_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
@@ -858,6 +840,17 @@ impl Store for SqliteStore {
             checkpoint::public_key(&self.dir)?,
         ))
     }
+}
+
+/// A feedback row of `SELECT prediction_id, outcome, at_ms, caller`.
+fn feedback_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Feedback> {
+    let outcome: String = r.get(1)?;
+    Ok(Feedback {
+        prediction_id: r.get(0)?,
+        outcome: serde_json::from_str(&outcome).unwrap_or(serde_json::Value::String(outcome)),
+        at_ms: r.get(2)?,
+        caller: r.get(3)?,
+    })
 }
 
 const MODEL_COLUMNS: &str =
