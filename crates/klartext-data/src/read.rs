@@ -349,14 +349,7 @@ fn read_csv(
         })
         .collect();
     let n_rows = builders.first().map_or(0, Builder::len);
-    let columns = names
-        .into_iter()
-        .zip(builders)
-        .map(|(name, b)| Column {
-            name,
-            data: b.finish(),
-        })
-        .collect();
+    let columns = into_columns(names, builders);
     Ok((Frame { n_rows, columns }, delim, header, hints))
 }
 
@@ -530,6 +523,18 @@ fn column_names(first: &[String]) -> (Vec<String>, Vec<Option<String>>) {
         hints.push(hint);
     }
     (names, hints)
+}
+
+/// Finished builders under their column names.
+fn into_columns(names: Vec<String>, builders: Vec<Builder>) -> Vec<Column> {
+    names
+        .into_iter()
+        .zip(builders)
+        .map(|(name, b)| Column {
+            name,
+            data: b.finish(),
+        })
+        .collect()
 }
 
 /// A number as a data file writes it. Leading zeros ("00042", zip codes, ids) and words
@@ -1237,14 +1242,7 @@ fn read_ndjson(name: &str, bytes: &[u8]) -> Result<Frame> {
         }
         n_rows += 1;
     }
-    let columns = names
-        .into_iter()
-        .zip(builders)
-        .map(|(name, b)| Column {
-            name,
-            data: b.finish(),
-        })
-        .collect();
+    let columns = into_columns(names, builders);
     Ok(Frame { n_rows, columns })
 }
 
@@ -1313,14 +1311,7 @@ fn read_parquet(name: &str, bytes: &[u8]) -> Result<Frame> {
         }
         n_rows += 1;
     }
-    let columns = names
-        .into_iter()
-        .zip(builders)
-        .map(|(name, b)| Column {
-            name,
-            data: b.finish(),
-        })
-        .collect();
+    let columns = into_columns(names, builders);
     Ok(Frame { n_rows, columns })
 }
 

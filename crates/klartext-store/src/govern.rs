@@ -1,10 +1,9 @@
 //! Governance records: aliases (champion, challenger) with their history, kill switches,
 //! and the version counter that servers sharing the store poll to notice a change.
 
-use crate::audit::NewAuditEvent;
 use crate::error::{Result, StoreError};
 use crate::now_ms;
-use crate::sqlite::append_in;
+use crate::sqlite::audit_usecase;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 
@@ -373,24 +372,22 @@ pub(crate) fn promote(tx: &Transaction<'_>, p: &Promotion) -> Result<Alias> {
         )?;
         cleared_challenger = true;
     }
-    append_in(
+    audit_usecase(
         tx,
-        &NewAuditEvent {
-            actor: p.actor.clone(),
-            action: "model.promoted".into(),
-            subject: format!("usecase/{}", p.usecase_id),
-            details: serde_json::json!({
-                "version": p.version,
-                "alias": p.alias.as_str(),
-                "mode": mode.map(ChallengerMode::as_str),
-                "canary_share": share,
-                "previous": previous,
-                "override": p.override_gates,
-                "failed_gates": p.failed_gates,
-                "reason": p.reason,
-                "cleared_challenger": cleared_challenger,
-            }),
-        },
+        &p.actor,
+        "model.promoted",
+        &p.usecase_id,
+        serde_json::json!({
+            "version": p.version,
+            "alias": p.alias.as_str(),
+            "mode": mode.map(ChallengerMode::as_str),
+            "canary_share": share,
+            "previous": previous,
+            "override": p.override_gates,
+            "failed_gates": p.failed_gates,
+            "reason": p.reason,
+            "cleared_challenger": cleared_challenger,
+        }),
     )?;
     bump(tx)?;
     Ok(Alias {
@@ -437,14 +434,12 @@ pub(crate) fn rollback(
         reason,
         false,
     )?;
-    append_in(
+    audit_usecase(
         tx,
-        &NewAuditEvent {
-            actor: actor.to_owned(),
-            action: "model.rolled_back".into(),
-            subject: format!("usecase/{usecase}"),
-            details: serde_json::json!({ "from": from, "to": to, "reason": reason }),
-        },
+        actor,
+        "model.rolled_back",
+        usecase,
+        serde_json::json!({ "from": from, "to": to, "reason": reason }),
     )?;
     bump(tx)?;
     Ok(Rollback {
@@ -479,14 +474,12 @@ pub(crate) fn clear_challenger(
         reason,
         false,
     )?;
-    append_in(
+    audit_usecase(
         tx,
-        &NewAuditEvent {
-            actor: actor.to_owned(),
-            action: "model.challenger_cleared".into(),
-            subject: format!("usecase/{usecase}"),
-            details: serde_json::json!({ "version": version, "reason": reason }),
-        },
+        actor,
+        "model.challenger_cleared",
+        usecase,
+        serde_json::json!({ "version": version, "reason": reason }),
     )?;
     bump(tx)?;
     Ok(Some(version))
@@ -512,14 +505,12 @@ pub(crate) fn set_switch(
          at_ms = excluded.at_ms, actor = excluded.actor",
         params![usecase, state, reason, at_ms, actor],
     )?;
-    append_in(
+    audit_usecase(
         tx,
-        &NewAuditEvent {
-            actor: actor.to_owned(),
-            action: "usecase.switched".into(),
-            subject: format!("usecase/{usecase}"),
-            details: serde_json::json!({ "state": state, "reason": reason }),
-        },
+        actor,
+        "usecase.switched",
+        usecase,
+        serde_json::json!({ "state": state, "reason": reason }),
     )?;
     bump(tx)?;
     Ok(Switch {

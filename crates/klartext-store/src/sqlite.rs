@@ -183,6 +183,25 @@ fn to_registration(t: (String, String, String, String, i64, String)) -> Result<R
     })
 }
 
+/// Append an event about a use case (`usecase/<id>`) inside a transaction.
+pub(crate) fn audit_usecase(
+    tx: &Transaction<'_>,
+    actor: &str,
+    action: &str,
+    usecase: &str,
+    details: serde_json::Value,
+) -> Result<AuditEvent> {
+    append_in(
+        tx,
+        &NewAuditEvent {
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            subject: format!("usecase/{usecase}"),
+            details,
+        },
+    )
+}
+
 pub(crate) fn append_in(tx: &Transaction<'_>, e: &NewAuditEvent) -> Result<AuditEvent> {
     let last: Option<(i64, String)> = tx
         .query_row(
@@ -337,19 +356,17 @@ impl Store for SqliteStore {
             "INSERT INTO dataset_registrations (dataset_id, usecase_id, schema, report, created_ms, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![reg.dataset_id, reg.usecase_id, encode(&reg.schema), encode(&reg.report), reg.created_ms, reg.created_by],
         )?;
-        append_in(
+        audit_usecase(
             &tx,
-            &NewAuditEvent {
-                actor: reg.created_by.clone(),
-                action: "dataset.registered".into(),
-                subject: format!("usecase/{}", reg.usecase_id),
-                details: serde_json::json!({
-                    "dataset_id": d.id,
-                    "sha256": d.sha256,
-                    "rows": d.rows,
-                    "columns": d.columns,
-                }),
-            },
+            &reg.created_by,
+            "dataset.registered",
+            &reg.usecase_id,
+            serde_json::json!({
+                "dataset_id": d.id,
+                "sha256": d.sha256,
+                "rows": d.rows,
+                "columns": d.columns,
+            }),
         )?;
         tx.commit()?;
         Ok(if known {
@@ -473,20 +490,18 @@ impl Store for SqliteStore {
                 m.report.to_string(), m.card, m.created_ms, m.created_by, blob_path
             ],
         )?;
-        append_in(
+        audit_usecase(
             &tx,
-            &NewAuditEvent {
-                actor: m.created_by.clone(),
-                action: "model.trained".into(),
-                subject: format!("usecase/{}", m.usecase_id),
-                details: serde_json::json!({
-                    "version": m.version,
-                    "sha256": m.sha256,
-                    "dataset_id": m.dataset_id,
-                    "learner": m.learner,
-                    "gates_passed": m.gates_passed,
-                }),
-            },
+            &m.created_by,
+            "model.trained",
+            &m.usecase_id,
+            serde_json::json!({
+                "version": m.version,
+                "sha256": m.sha256,
+                "dataset_id": m.dataset_id,
+                "learner": m.learner,
+                "gates_passed": m.gates_passed,
+            }),
         )?;
         tx.commit()?;
         Ok(Registered::New)
