@@ -441,6 +441,8 @@ fn score_with(
         caller: caller.key_id.clone(),
         fallback: false,
         role: PredictionRole::Served,
+        score: Some(scored.score),
+        features: Some(enc.log_row(&scored.row, |i| checked.values[i].as_deref())),
     };
     Ok((record, answer))
 }

@@ -91,6 +91,8 @@ fn fallback_row(
         caller: caller.key_id.clone(),
         fallback: true,
         role: PredictionRole::Served,
+        score: score.as_f64(),
+        features: None,
     };
     Ok((record, answer))
 }

@@ -158,6 +158,13 @@ pub struct PredictionRecord {
     /// challenger's).
     #[serde(default)]
     pub role: PredictionRole,
+    /// The score answered (absent for a fallback without one), for monitoring.
+    #[serde(default)]
+    pub score: Option<f64>,
+    /// The row's feature values in the server's compact encoding, for drift; erased
+    /// with the subject.
+    #[serde(default, skip_serializing)]
+    pub features: Option<Vec<u8>>,
 }
 
 /// What a logged prediction was for.

@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/0005_usecases.sql")),
     (6, include_str!("../migrations/0006_shadow.sql")),
     (7, include_str!("../migrations/0007_webhooks.sql")),
+    (8, include_str!("../migrations/0008_monitoring.sql")),
 ];
 
 pub struct SqliteStore {
@@ -633,7 +634,7 @@ impl Store for SqliteStore {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         {
             let mut stmt = tx.prepare_cached(&format!(
-                "INSERT INTO predictions ({PREDICTION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                "INSERT INTO predictions ({PREDICTION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
             ))?;
             for p in rows {
                 stmt.execute(params![
@@ -647,7 +648,9 @@ impl Store for SqliteStore {
                     p.latency_us,
                     p.caller,
                     p.fallback,
-                    p.role.as_str()
+                    p.role.as_str(),
+                    p.score,
+                    p.features
                 ])?;
             }
         }
@@ -906,7 +909,7 @@ fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ApiKey>> {
     }))
 }
 
-const PREDICTION_COLUMNS: &str = "prediction_id, at_ms, usecase_id, model_version, subject_id, input_digest, output, latency_us, caller, fallback, role";
+const PREDICTION_COLUMNS: &str = "prediction_id, at_ms, usecase_id, model_version, subject_id, input_digest, output, latency_us, caller, fallback, role, score, features";
 
 fn prediction_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PredictionRecord> {
     let output: String = r.get(6)?;
@@ -922,5 +925,7 @@ fn prediction_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PredictionReco
         caller: r.get(8)?,
         fallback: r.get(9)?,
         role: PredictionRole::parse(&r.get::<_, String>(10)?).unwrap_or_default(),
+        score: r.get(11)?,
+        features: r.get(12)?,
     })
 }

@@ -29,6 +29,8 @@ fn record(id: &str) -> PredictionRecord {
         caller: "key_1".into(),
         fallback: false,
         role: PredictionRole::Served,
+        score: Some(0.5),
+        features: Some(vec![1, 2, 3]),
     }
 }
 
@@ -36,7 +38,7 @@ fn record(id: &str) -> PredictionRecord {
 fn keys_are_created_listed_and_revoked_with_audit_events() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 7);
+    assert_eq!(store.schema_version().unwrap(), 8);
     store
         .create_key(&key("key_1", "h1", KeyRole::Scorer))
         .unwrap();

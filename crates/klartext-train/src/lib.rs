@@ -11,6 +11,7 @@ pub mod docs;
 pub mod encode;
 pub mod error;
 pub mod gates;
+pub mod logrow;
 pub mod reasons;
 pub mod score;
 pub mod train;

@@ -18,6 +18,9 @@ pub struct Scored {
     /// Every feature's contribution, largest first (empty when not asked for).
     pub explanation: Vec<Contribution>,
     pub reasons: Vec<String>,
+    /// The row as the learner saw it (for the log's feature bytes).
+    #[serde(skip)]
+    pub row: Vec<f64>,
 }
 
 impl Artifact {
@@ -51,6 +54,7 @@ impl Artifact {
             label,
             explanation,
             reasons: words,
+            row,
         })
     }
 }

@@ -258,6 +258,8 @@ fn compare_shows_challenger_and_champion_on_logged_traffic() {
             caller: "k".into(),
             fallback: false,
             role,
+            score: Some(score),
+            features: None,
         }
     };
     store

@@ -277,6 +277,8 @@ mod tests {
             caller: "k".into(),
             fallback: false,
             role,
+            score: Some(score),
+            features: None,
         }
     }
 
