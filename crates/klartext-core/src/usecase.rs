@@ -79,6 +79,8 @@ pub struct UseCase {
     pub fallback: Fallback,
     #[serde(default)]
     pub retention: Retention,
+    #[serde(default)]
+    pub monitoring: Monitoring,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -169,6 +171,46 @@ pub struct Fallback {
 pub struct Retention {
     pub predictions_days: Option<u32>,
     pub datasets_days: Option<u32>,
+}
+
+/// How monitoring judges drift and live performance; every threshold defaults to
+/// Evidently's (p < 0.05 for the tests on small references, distance ≥ 0.1 for the
+/// distances on large ones, dataset drift when half the features drift).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Monitoring {
+    /// Days of logged traffic compared with the training reference; alerts are raised
+    /// at most once per window.
+    pub window_days: u32,
+    /// Below this many logged rows in the window, no drift verdict.
+    pub min_rows: u32,
+    /// A KS or chi-square p-value below this is drift (references of at most 1,000 rows).
+    pub p_value: f64,
+    /// A normalised Wasserstein or Jensen-Shannon distance at or above this is drift.
+    pub distance: f64,
+    /// A PSI at or above this is worded as a shift in the findings.
+    pub psi: f64,
+    /// The data set has drifted when at least this share of its features drifted.
+    pub drift_share: f64,
+    /// `performance.degraded` when live AUC falls this far below the validation AUC.
+    pub max_auc_drop: f64,
+    /// Below this many predictions with feedback in a window, no performance verdict.
+    pub min_feedback: u32,
+}
+
+impl Default for Monitoring {
+    fn default() -> Self {
+        Monitoring {
+            window_days: 7,
+            min_rows: 100,
+            p_value: 0.05,
+            distance: 0.1,
+            psi: 0.2,
+            drift_share: 0.5,
+            max_auc_drop: 0.05,
+            min_feedback: 50,
+        }
+    }
 }
 
 /// A use-case file that does not load, with where and why.
@@ -292,6 +334,23 @@ impl UseCase {
                     bad("data.features", format!("protected column `{p}` is listed as a feature; set `data.allow_protected_features = true` to allow it"));
                 }
             }
+        }
+        let m = &self.monitoring;
+        for (key, v) in [
+            ("monitoring.p_value", m.p_value),
+            ("monitoring.distance", m.distance),
+            ("monitoring.drift_share", m.drift_share),
+            ("monitoring.max_auc_drop", m.max_auc_drop),
+        ] {
+            if !(v > 0.0 && v <= 1.0) {
+                bad(key, format!("`{key}` = {v} must be above 0 and at most 1"));
+            }
+        }
+        if !(m.psi > 0.0 && m.psi.is_finite()) {
+            bad("monitoring.psi", format!("`monitoring.psi` = {} must be above 0", m.psi));
+        }
+        if m.window_days == 0 {
+            bad("monitoring.window_days", "`monitoring.window_days` must be at least 1".into());
         }
         let g = &self.gates;
         for (key, v) in [
