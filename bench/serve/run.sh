@@ -8,17 +8,23 @@
 # generator (crates/klartext-server/examples/loadgen.rs: keep-alive connections,
 # one request in flight each), then a 1,000,000-row NDJSON stream through klartext.
 # Usage: bash bench/serve/run.sh   (from anywhere; needs PyPI for the venv)
+# Then (issue 5) predict under load while audit events are produced (an API key created
+# every 200 ms through the CLI), without webhooks and with two webhooks subscribed to
+# every event whose receivers fail: one refuses connections (closed port), one accepts
+# and never answers (each attempt waits out its timeout). A failing receiver must not
+# change predict latency.
 # Knobs: ROWS (training rows, 20000), DURATION (s per side, 10), CONNS (16),
-#        STREAM_ROWS (1000000; 0 skips the stream).
+#        STREAM_ROWS (1000000; 0 skips the stream), WEBHOOKS (1; 0 skips that part).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROWS=${ROWS:-20000}
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-16}
 STREAM_ROWS=${STREAM_ROWS:-1000000}
+WEBHOOKS=${WEBHOOKS:-1}
 VENV=bench/serve/.venv
 OUT=bench/out/serve
-K_PORT=18080; P_PORT=18081; H_PORT=18082
+K_PORT=18080; P_PORT=18081; H_PORT=18082; HANG_PORT=18083; DOWN_PORT=18084
 
 if [ ! -x "$VENV/bin/uvicorn" ]; then
   python3 -m venv "$VENV"
@@ -136,5 +142,56 @@ if [ "$STREAM_ROWS" -gt 0 ]; then
   while kill -0 $LG 2>/dev/null; do r=$(rss); [ "$r" -gt "$PEAK" ] && PEAK=$r; sleep 0.5; done
   wait $LG
   echo "  klartext RSS after: $(rss) kB, peak while streaming: $PEAK kB"
+fi
+if [ "$WEBHOOKS" -gt 0 ]; then
+  echo "== webhooks: predict while audit events are produced, without and with failing receivers"
+  # A receiver that accepts connections and never answers, and a port nobody listens on.
+  "$VENV/bin/python" -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1024)
+held = []
+while True:
+    c, _ = s.accept(); held.append(c)   # read nothing, answer nothing
+' $HANG_PORT & PIDS+=($!)
+  wait_port $HANG_PORT
+  if (echo > /dev/tcp/127.0.0.1/$DOWN_PORT) 2>/dev/null; then echo "port $DOWN_PORT is in use" >&2; exit 1; fi
+  events() { # create a key every 200 ms (a key.created audit event each) while $1 runs
+    local n=0
+    while kill -0 "$1" 2>/dev/null; do "$KT" keys create --role scorer --json > /dev/null; n=$((n+1)); sleep 0.2; done
+    echo "  audit events produced during the run: $n"
+  }
+  loadbg() { # like load, in the background, so that events run beside it
+    "$LOADGEN" "http://127.0.0.1:$K_PORT/v1/usecases/churn/predict" --method POST --body "$OUT/body.json" \
+      --header 'Content-Type: application/json' --header "Authorization: Bearer $KEY" \
+      --connections "$CONNS" --duration "$DURATION" --warmup 2 --threads 1 --name "$1" >> "$OUT/webhooks.jsonl" &
+  }
+  : > "$OUT/webhooks.jsonl"
+  echo "  load: $(uptime)"
+  loadbg klartext-quiet; wait $!
+  loadbg klartext-events; LG=$!; events $LG; wait $LG
+  "$KT" webhooks add "http://127.0.0.1:$DOWN_PORT/hook" --events '*' > /dev/null
+  "$KT" webhooks add "http://127.0.0.1:$HANG_PORT/hook" --events '*' > /dev/null
+  sleep 1  # the server's delivery thread picks the subscriptions up on its next pass
+  loadbg klartext-events-failing-webhooks; LG=$!; events $LG; wait $LG
+  echo "  load: $(uptime)"
+  "$KT" webhooks deliveries --json > "$OUT/deliveries.json" || true
+  "$VENV/bin/python" - "$OUT/webhooks.jsonl" "$OUT/deliveries.json" <<'PY'
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1])]
+print(f"\n{'run':34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} {'errors':>7}")
+for d in r:
+    print(f"{d['name']:34} {d['rps']:>9.0f} {d['p50_ms']:>8.3f} {d['p99_ms']:>8.3f} {d['p999_ms']:>9.3f} {d['errors']:>7}")
+base, hooks = r[1], r[2]
+print(f"\nfailing webhooks vs none (both with events): req/s {hooks['rps']/base['rps']:.2f}x, "
+      f"p50 {hooks['p50_ms']/base['p50_ms']:.2f}x, p99 {hooks['p99_ms']/base['p99_ms']:.2f}x")
+try:
+    d = json.load(open(sys.argv[2]))
+    rows = d["attempts"]
+    failed = sum(1 for a in rows if not a.get("delivered"))
+    print(f"webhook delivery attempts recorded: {len(rows)}, failed: {failed} (receivers down or hanging, as intended)")
+except Exception as e:
+    print(f"(could not read the delivery attempts: {e})")
+PY
 fi
 echo "== done: $(uptime)"

@@ -347,10 +347,16 @@ impl UseCase {
             }
         }
         if !(m.psi > 0.0 && m.psi.is_finite()) {
-            bad("monitoring.psi", format!("`monitoring.psi` = {} must be above 0", m.psi));
+            bad(
+                "monitoring.psi",
+                format!("`monitoring.psi` = {} must be above 0", m.psi),
+            );
         }
         if m.window_days == 0 {
-            bad("monitoring.window_days", "`monitoring.window_days` must be at least 1".into());
+            bad(
+                "monitoring.window_days",
+                "`monitoring.window_days` must be at least 1".into(),
+            );
         }
         let g = &self.gates;
         for (key, v) in [

@@ -86,6 +86,9 @@ pub struct ColumnDrift {
     pub name: String,
     /// `numeric` or `categorical`.
     pub kind: String,
+    /// Numbers that are dates (Unix seconds).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub datetime: bool,
     pub method: Method,
     /// The test statistic or the distance.
     pub statistic: f64,
@@ -144,7 +147,10 @@ pub fn drift(
             let ref_missing = rc.missing as f64;
             Some(match (&rc.values, &cur.data) {
                 (ValuesProfile::Numeric(p), ColumnData::Num(v)) => {
-                    numeric_drift(&rc.name, p, ref_missing, v, t)
+                    numeric_drift(&rc.name, p, ref_missing, v, t).map(|mut d| {
+                        d.datetime = rc.datetime;
+                        d
+                    })
                 }
                 (ValuesProfile::Categorical(p), ColumnData::Str(s)) => {
                     categorical_drift(&rc.name, p, ref_missing, s, t)
@@ -236,6 +242,7 @@ fn numeric_drift(
     Ok(ColumnDrift {
         name: name.to_owned(),
         kind: "numeric".into(),
+        datetime: false,
         method,
         statistic,
         p_value,
@@ -399,6 +406,7 @@ fn categorical_drift(
     Ok(ColumnDrift {
         name: name.to_owned(),
         kind: "categorical".into(),
+        datetime: false,
         method,
         statistic,
         p_value,

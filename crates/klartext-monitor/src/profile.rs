@@ -31,6 +31,9 @@ pub struct ReferenceProfile {
 pub struct ColumnProfile {
     pub name: String,
     pub missing: u64,
+    /// Numbers that are dates (Unix seconds): findings show them as dates.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub datetime: bool,
     #[serde(flatten)]
     pub values: ValuesProfile,
 }
@@ -101,12 +104,14 @@ impl ReferenceProfile {
                     ColumnProfile {
                         name: c.name.clone(),
                         missing,
+                        datetime: false,
                         values: ValuesProfile::Numeric(numeric_profile(&present)),
                     }
                 }
                 ColumnData::Str(s) => ColumnProfile {
                     name: c.name.clone(),
                     missing: s.missing() as u64,
+                    datetime: false,
                     values: ValuesProfile::Categorical(categorical_profile(s)),
                 },
             })

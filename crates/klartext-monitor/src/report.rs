@@ -235,6 +235,11 @@ fn column_findings(c: &ColumnDrift, psi_threshold: f64, f: &mut Vec<Finding>) {
     let col = Some(name.clone());
     if c.drifted {
         let what = match (&c.biggest_move, c.median_reference, c.median_current) {
+            (_, Some(a), Some(b)) if c.datetime => format!(
+                "median {} → {}",
+                date((a * 1000.0) as i64),
+                date((b * 1000.0) as i64)
+            ),
             (_, Some(a), Some(b)) => format!("median {} → {}", num(Some(a)), num(Some(b))),
             (Some((l, r, cur)), _, _) => {
                 format!("'{l}' {:.0}% → {:.0}% of rows", r * 100.0, cur * 100.0)

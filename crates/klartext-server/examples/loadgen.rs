@@ -130,7 +130,10 @@ async fn worker(
 ) -> (Vec<u32>, u64) {
     let mut lat = Vec::with_capacity(1 << 16);
     let mut errors = 0u64;
-    let mut s = TcpStream::connect(&host).await.expect("connect");
+    let Ok(mut s) = TcpStream::connect(&host).await else {
+        eprintln!("loadgen: cannot connect to {host}");
+        return (lat, 1);
+    };
     s.set_nodelay(true).unwrap();
     let mut buf = Vec::with_capacity(8192);
     loop {
@@ -154,8 +157,15 @@ async fn worker(
             Err(_) => {
                 errors += 1;
                 buf.clear();
-                s = TcpStream::connect(&host).await.expect("reconnect");
-                s.set_nodelay(true).unwrap();
+                // A server that went away ends this connection's run (counted as errors)
+                // instead of spinning on refused reconnects.
+                match TcpStream::connect(&host).await {
+                    Ok(n) => {
+                        s = n;
+                        s.set_nodelay(true).unwrap();
+                    }
+                    Err(_) => break,
+                }
             }
         }
     }

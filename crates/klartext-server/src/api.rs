@@ -3,7 +3,7 @@
 
 use crate::auth::{require_key, Caller};
 use crate::error::{ApiError, ErrorCode, FieldProblem};
-use crate::features::{canonical, check};
+use crate::features::{canonical_request, check};
 use crate::state::Route;
 use crate::{AppState, Served};
 use axum::body::Bytes;
@@ -67,8 +67,10 @@ async fn method_not_allowed() -> ApiError {
 async fn trace_requests(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    // A `Uri` clone shares its bytes: no copy of the path per request.
+    let uri = req.uri().clone();
     let r = next.run(req).await;
+    let path = uri.path();
     let status = r.status().as_u16();
     let latency_us = started.elapsed().as_micros() as u64;
     let code = r.extensions().get::<ErrorCode>().map_or("", |c| c.as_str());
@@ -81,20 +83,48 @@ async fn trace_requests(req: Request, next: Next) -> Response {
 }
 
 async fn count_errors(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    // The use case a call is addressed to, when the server knows it (an unknown id in a
+    // URL is counted in the totals only).
+    let usecase = req
+        .uri()
+        .path()
+        .strip_prefix("/v1/usecases/")
+        .map(|rest| rest.split('/').next().unwrap_or(rest))
+        .and_then(|id| state.inner.usecases.get_key_value(id))
+        .map(|(k, _)| k.as_str());
     let r = next.run(req).await;
     if let Some(code) = r.extensions().get::<ErrorCode>() {
-        state.inner.errors.count(*code);
+        state.inner.errors.count(*code, usecase);
     }
     r
 }
 
 /// Handlers are written not to panic; should one anyway, the client still gets the one
-/// error shape (axum would otherwise drop the connection).
+/// error shape (axum would otherwise drop the connection). The panic is caught where the
+/// request's future is polled (no task spawned per request).
 async fn catch_panics_as_500(req: Request, next: Next) -> Response {
-    let handle = tokio::spawn(next.run(req));
-    match handle.await {
+    use std::future::Future;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::task::Poll;
+    let mut fut = Box::pin(next.run(req));
+    let caught = std::future::poll_fn(move |cx| {
+        match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(r)) => Poll::Ready(Ok(r)),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    })
+    .await;
+    match caught {
         Ok(r) => r,
-        Err(e) => ApiError::internal("handler panicked", &e).into_response(),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".into());
+            ApiError::internal("handler panicked", &what).into_response()
+        }
     }
 }
 
@@ -123,7 +153,11 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
         .values()
         .flat_map(|u| u.all_loaded())
         .collect();
-    let text = crate::metrics::render(loaded.iter().map(|s| &s.metrics), &state.inner.errors);
+    let text = crate::metrics::render(
+        loaded.iter().map(|s| &s.metrics),
+        &state.inner.errors,
+        state.inner.usecases.keys().map(String::as_str),
+    );
     (
         [(
             header::CONTENT_TYPE,
@@ -183,7 +217,9 @@ pub(crate) fn route(state: &AppState, id: &str) -> Result<Route, ApiError> {
             ),
         )
     })?;
-    u.route().ok_or_else(|| {
+    u.route()
+        .map(|r| crate::subjects::with_policy(state, &u.usecase, r))
+        .ok_or_else(|| {
         ApiError::new(
             ErrorCode::NoModel,
             format!("use case `{id}` has no model version whose gates passed; train one with `klartext train {id}`"),
@@ -268,9 +304,13 @@ pub(crate) fn observe(by: &[Arc<Served>], latency_us: u64) {
     }
 }
 
+/// `pr_` and 24 hex digits: the time in milliseconds (48 bits), then 48 random bits. Ids
+/// sort by time, so the log's primary-key index grows at its end instead of touching a
+/// random page per row (a commit writes several times fewer pages).
 fn new_prediction_id() -> Result<String, ApiError> {
     let mut b = [0u8; 12];
-    getrandom::fill(&mut b).map_err(|e| ApiError::internal("no randomness for an id", &e))?;
+    b[..6].copy_from_slice(&klartext_store::now_ms().to_be_bytes()[2..]);
+    getrandom::fill(&mut b[6..]).map_err(|e| ApiError::internal("no randomness for an id", &e))?;
     Ok(format!("pr_{}", hex::encode(b)))
 }
 
@@ -288,8 +328,24 @@ pub(crate) fn score_one(
     started: Instant,
 ) -> Result<Row, Vec<FieldProblem>> {
     let (subject_id, features) = parse_item(item, prefix)?;
+    if let Some((record, answer, by)) =
+        crate::subjects::objected_row(usecase, route, caller, subject_id.as_deref(), item, started)
+            .map_err(|m| {
+                vec![FieldProblem {
+                    field: prefix.into(),
+                    message: m,
+                }]
+            })?
+    {
+        return Ok(Row {
+            record,
+            answer,
+            by,
+            shadow: None,
+        });
+    }
     let (answering, shadow) = route.pick(usecase, subject_id.as_deref());
-    let (record, answer) = score_with(
+    let (mut record, mut answer) = score_with(
         usecase,
         answering,
         caller,
@@ -299,6 +355,7 @@ pub(crate) fn score_one(
         prefix,
         started,
     )?;
+    crate::subjects::hold_for_review(route, &mut record, &mut answer);
     let shadow = shadow.and_then(|sh| {
         match score_with(
             usecase,
@@ -413,8 +470,10 @@ fn score_with(
             }
         })?;
     let prediction_id = new_prediction_id().map_err(|e| problem("", &e.message))?;
-    let input = json!({ "subject_id": subject_id, "features": features });
-    let digest = hex::encode(Sha256::digest(canonical(&input).as_bytes()));
+    let digest = hex::encode(Sha256::digest(canonical_request(
+        subject_id.as_deref(),
+        features,
+    )));
     let mut answer = json!({
         "prediction_id": prediction_id,
         "use_case": usecase,
@@ -426,8 +485,7 @@ fn score_with(
         "warnings": checked.warnings,
     });
     if explain {
-        answer["explanation"] =
-            serde_json::to_value(&scored.explanation).expect("contributions serialise");
+        answer["explanation"] = explanation_value(scored.explanation);
     }
     let record = PredictionRecord {
         prediction_id,
@@ -445,6 +503,23 @@ fn score_with(
         features: Some(enc.log_row(&scored.row, |i| checked.values[i].as_deref())),
     };
     Ok((record, answer))
+}
+
+/// The contributions as the answer's `explanation` (the same JSON as serialising them,
+/// built by moving their strings instead of copying them).
+fn explanation_value(contributions: Vec<klartext_train::reasons::Contribution>) -> Value {
+    Value::Array(
+        contributions
+            .into_iter()
+            .map(|c| {
+                let mut m = Map::new();
+                m.insert("feature".into(), Value::String(c.feature));
+                m.insert("value".into(), Value::String(c.value));
+                m.insert("contribution".into(), Value::from(c.contribution));
+                Value::Object(m)
+            })
+            .collect(),
+    )
 }
 
 /// Commit the rows to the prediction log; only then may the answer go out.

@@ -46,27 +46,42 @@ pub fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// Checked keys by secret hash, so that a hot path does not query the store per call.
+/// Checked keys by the SHA-256 of their secret, so that a hot path does not query the
+/// store per call: the caller a key stands for, or why it is refused (revoked).
 #[derive(Debug, Default)]
 pub(crate) struct KeyCache {
-    entries: RwLock<HashMap<String, (ApiKey, Instant)>>,
+    entries: RwLock<HashMap<[u8; 32], CachedKey>>,
 }
 
+/// The caller a key stands for (or why it is refused) and when that was checked.
+type CachedKey = (Result<Caller, String>, Instant);
+
 impl KeyCache {
-    fn get(&self, hash: &str) -> Option<ApiKey> {
+    fn get(&self, hash: &[u8; 32]) -> Option<Result<Caller, String>> {
         let map = self.entries.read().unwrap_or_else(|e| e.into_inner());
         map.get(hash)
             .filter(|(_, at)| at.elapsed() < KEY_CACHE_TTL)
             .map(|(k, _)| k.clone())
     }
 
-    fn put(&self, hash: String, key: ApiKey) {
+    fn put(&self, hash: [u8; 32], key: Result<Caller, String>) {
         let mut map = self.entries.write().unwrap_or_else(|e| e.into_inner());
         // Keys are few; an occasional sweep keeps a flood of distinct keys bounded.
         if map.len() > 10_000 {
             map.retain(|_, (_, at)| at.elapsed() < KEY_CACHE_TTL);
         }
         map.insert(hash, (key, Instant::now()));
+    }
+}
+
+/// What a stored key means for a request: its caller, or the id of a revoked key.
+fn checked(key: ApiKey) -> Result<Caller, String> {
+    match key.revoked_ms {
+        Some(_) => Err(key.id),
+        None => Ok(Caller {
+            key_id: key.id,
+            role: key.role,
+        }),
     }
 }
 
@@ -91,35 +106,35 @@ pub(crate) async fn require_key(
             "this call needs an API key: `Authorization: Bearer <key>` (create one with `klartext keys create`)",
         ));
     };
-    let hash = hash_secret(secret);
-    let key = match state.inner.keys.get(&hash) {
+    let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+    let key = match state.inner.keys.get(&digest) {
         Some(k) => Some(k),
         None => {
             let store = state.inner.store.clone();
-            let h = hash.clone();
+            let h = hex::encode(digest);
             let found = tokio::task::spawn_blocking(move || store.key_by_hash(&h))
                 .await
                 .map_err(|e| ApiError::internal("key lookup task failed", &e))?
-                .map_err(|e| ApiError::internal("key lookup failed", &e))?;
+                .map_err(|e| ApiError::internal("key lookup failed", &e))?
+                .map(checked);
+            // Unknown keys are not cached: a key created a moment ago works at once.
             if let Some(k) = &found {
-                state.inner.keys.put(hash, k.clone());
+                state.inner.keys.put(digest, k.clone());
             }
             found
         }
     };
-    let Some(key) = key else {
-        return Err(ApiError::new(ErrorCode::Unauthorized, "unknown API key"));
+    let caller = match key {
+        None => return Err(ApiError::new(ErrorCode::Unauthorized, "unknown API key")),
+        Some(Err(id)) => {
+            return Err(ApiError::new(
+                ErrorCode::KeyRevoked,
+                format!("API key {id} has been revoked"),
+            ))
+        }
+        Some(Ok(caller)) => caller,
     };
-    if key.revoked_ms.is_some() {
-        return Err(ApiError::new(
-            ErrorCode::KeyRevoked,
-            format!("API key {} has been revoked", key.id),
-        ));
-    }
-    req.extensions_mut().insert(Caller {
-        key_id: key.id,
-        role: key.role,
-    });
+    req.extensions_mut().insert(caller);
     Ok(next.run(req).await)
 }
 

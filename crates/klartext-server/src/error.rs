@@ -22,6 +22,14 @@ pub enum ServerError {
 
     #[error("no randomness for a new key: {0}")]
     Random(String),
+
+    /// Monitoring cannot judge this model version (no reference profile, unreadable data).
+    #[error("use case `{usecase}`: model {version} cannot be monitored: {message}")]
+    Monitoring {
+        usecase: String,
+        version: String,
+        message: String,
+    },
 }
 
 /// Every error the API answers with. Codes are a stable promise to clients; add new
@@ -53,13 +61,21 @@ pub enum ErrorCode {
     LogUnavailable,
     /// The server is shutting down.
     ShuttingDown,
+    /// Nothing is queued for review for this prediction.
+    UnknownReview,
+    /// The review was decided already (a contest reopens it).
+    ReviewClosed,
+    /// A subject's data cannot all be found (a dataset's use-case file is missing).
+    SubjectDataUnavailable,
+    /// The served model version cannot be monitored (e.g. it has no reference profile).
+    MonitoringUnavailable,
     /// A bug; details are in the server's log, not in the answer.
     Internal,
 }
 
 impl ErrorCode {
     /// Every variant, for documentation and metrics.
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 20] = [
         ErrorCode::Unauthorized,
         ErrorCode::KeyRevoked,
         ErrorCode::Forbidden,
@@ -75,6 +91,10 @@ impl ErrorCode {
         ErrorCode::InvalidRequest,
         ErrorCode::LogUnavailable,
         ErrorCode::ShuttingDown,
+        ErrorCode::UnknownReview,
+        ErrorCode::ReviewClosed,
+        ErrorCode::SubjectDataUnavailable,
+        ErrorCode::MonitoringUnavailable,
         ErrorCode::Internal,
     ];
 
@@ -95,6 +115,10 @@ impl ErrorCode {
             ErrorCode::InvalidRequest => "invalid_request",
             ErrorCode::LogUnavailable => "log_unavailable",
             ErrorCode::ShuttingDown => "shutting_down",
+            ErrorCode::UnknownReview => "unknown_review",
+            ErrorCode::ReviewClosed => "review_closed",
+            ErrorCode::SubjectDataUnavailable => "subject_data_unavailable",
+            ErrorCode::MonitoringUnavailable => "monitoring_unavailable",
             ErrorCode::Internal => "internal",
         }
     }
@@ -103,11 +127,13 @@ impl ErrorCode {
         match self {
             ErrorCode::Unauthorized | ErrorCode::KeyRevoked => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
-            ErrorCode::NotFound | ErrorCode::UnknownUseCase | ErrorCode::UnknownPrediction => {
-                StatusCode::NOT_FOUND
-            }
+            ErrorCode::NotFound
+            | ErrorCode::UnknownUseCase
+            | ErrorCode::UnknownPrediction
+            | ErrorCode::UnknownReview => StatusCode::NOT_FOUND,
+            ErrorCode::ReviewClosed | ErrorCode::SubjectDataUnavailable => StatusCode::CONFLICT,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ErrorCode::NoModel => StatusCode::CONFLICT,
+            ErrorCode::NoModel | ErrorCode::MonitoringUnavailable => StatusCode::CONFLICT,
             ErrorCode::MalformedJson | ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,

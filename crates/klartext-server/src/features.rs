@@ -132,36 +132,86 @@ fn type_name(v: &Value) -> &'static str {
 /// JSON with object keys sorted at every level, so that equal inputs digest equally
 /// whatever order the client sent the keys in.
 pub(crate) fn canonical(v: &Value) -> String {
-    fn write(v: &Value, out: &mut String) {
-        match v {
-            Value::Object(m) => {
-                let mut keys: Vec<&String> = m.keys().collect();
-                keys.sort();
-                out.push('{');
-                for (i, k) in keys.into_iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(&Value::String(k.clone()).to_string());
-                    out.push(':');
-                    write(&m[k], out);
-                }
-                out.push('}');
-            }
-            Value::Array(a) => {
-                out.push('[');
-                for (i, x) in a.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    write(x, out);
-                }
-                out.push(']');
-            }
-            other => out.push_str(&other.to_string()),
-        }
+    let mut out = Vec::new();
+    write_canonical(v, &mut out);
+    String::from_utf8(out).expect("JSON is UTF-8")
+}
+
+/// [`canonical`] of `{"subject_id": subject_id, "features": features}`, without building
+/// that object first.
+pub(crate) fn canonical_request(
+    subject_id: Option<&str>,
+    features: &Map<String, Value>,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(b"{\"features\":");
+    write_map(features, &mut out);
+    out.extend_from_slice(b",\"subject_id\":");
+    match subject_id {
+        Some(s) => serde_json::to_writer(&mut out, s).expect("writing to a Vec"),
+        None => out.extend_from_slice(b"null"),
     }
-    let mut out = String::new();
-    write(v, &mut out);
+    out.push(b'}');
     out
+}
+
+fn write_map(m: &Map<String, Value>, out: &mut Vec<u8>) {
+    let mut keys: Vec<&String> = m.keys().collect();
+    // serde_json's map is usually sorted already; sort only when it is not.
+    if !keys.windows(2).all(|w| w[0] <= w[1]) {
+        keys.sort();
+    }
+    out.push(b'{');
+    for (i, k) in keys.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut *out, k).expect("writing to a Vec");
+        out.push(b':');
+        write_canonical(&m[k], out);
+    }
+    out.push(b'}');
+}
+
+fn write_canonical(v: &Value, out: &mut Vec<u8>) {
+    match v {
+        Value::Object(m) => write_map(m, out),
+        Value::Array(a) => {
+            out.push(b'[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(x, out);
+            }
+            out.push(b']');
+        }
+        other => serde_json::to_writer(&mut *out, other).expect("writing to a Vec"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{canonical, canonical_request};
+    use serde_json::{json, Value};
+
+    #[test]
+    fn canonical_request_is_the_canonical_form_of_the_request_object() {
+        let features =
+            json!({"b": 1, "a": "x\"y", "c": {"z": [1, 2.5, null], "y": true}, "é": -0.0});
+        let Value::Object(m) = &features else {
+            unreachable!()
+        };
+        for subject in [Some("c-1"), Some("quo\"te"), None] {
+            let whole = canonical(&json!({"subject_id": subject, "features": features}));
+            assert_eq!(
+                String::from_utf8(canonical_request(subject, m)).unwrap(),
+                whole
+            );
+        }
+        assert_eq!(
+            canonical(&json!({"b": 1, "a": [{"d": 1, "c": 2}]})),
+            r#"{"a":[{"c":2,"d":1}],"b":1}"#
+        );
+    }
 }

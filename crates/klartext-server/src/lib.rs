@@ -13,16 +13,20 @@ mod features;
 mod govern;
 pub mod log;
 mod metrics;
+pub mod monitoring;
 pub mod openapi;
+pub mod rights;
 pub mod routes;
 pub mod state;
 mod stream;
+mod subjects;
 pub mod webhooks;
 
 pub use auth::{hash_secret, new_key, Caller};
 pub use error::{ApiError, ErrorCode, FieldProblem, ServerError};
 pub use log::PredictionLog;
 pub use state::{in_canary, ChampionSource, GOVERNANCE_POLL};
+pub use subjects::{start_retention, RETENTION_EVERY};
 
 use klartext_core::UseCase;
 use klartext_store::Store;
@@ -58,6 +62,8 @@ pub(crate) struct Inner {
     pub keys: auth::KeyCache,
     pub config: ServerConfig,
     pub shutting_down: AtomicBool,
+    /// Subjects who objected (GDPR Art. 21): never scored.
+    pub objected: subjects::Objected,
 }
 
 /// Everything the handlers share; cheap to clone.
@@ -84,6 +90,8 @@ impl AppState {
         config: ServerConfig,
     ) -> Result<AppState, ServerError> {
         let (map, seen) = state::load(store.as_ref(), usecases)?;
+        let objected = subjects::Objected::default();
+        objected.reload(store.as_ref())?;
         let app = AppState {
             inner: Arc::new(Inner {
                 log: PredictionLog::start(store.clone()),
@@ -93,6 +101,7 @@ impl AppState {
                 keys: auth::KeyCache::default(),
                 config,
                 shutting_down: AtomicBool::new(false),
+                objected,
             }),
         };
         state::start_poller(Arc::downgrade(&app.inner), seen);

@@ -1,9 +1,12 @@
 //! Prometheus metrics, written by hand over atomics: request counts and latency
-//! histograms per use case and model version, fallbacks, and errors by code.
+//! histograms per use case and model version, fallbacks, and errors by code, in total
+//! and per use case.
 
 use crate::error::ErrorCode;
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::RwLock;
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -51,20 +54,40 @@ impl Series {
     }
 }
 
-/// Errors answered, by code.
+type Counts = [AtomicU64; ErrorCode::ALL.len()];
+
+/// Errors answered, by code, and by use case and code for calls addressed to a use case.
 #[derive(Debug, Default)]
 pub(crate) struct Errors {
-    counts: [AtomicU64; ErrorCode::ALL.len()],
+    counts: Counts,
+    /// Only use cases the server knows get a series (an unknown id in a URL must not
+    /// grow the label set); created on a use case's first error.
+    by_usecase: RwLock<BTreeMap<String, Box<Counts>>>,
 }
 
 impl Errors {
-    pub(crate) fn count(&self, code: ErrorCode) {
+    /// One error answer; `usecase` is the (known) use case the call was addressed to.
+    pub(crate) fn count(&self, code: ErrorCode, usecase: Option<&str>) {
         self.counts[code.index()].fetch_add(1, Relaxed);
+        let Some(u) = usecase else { return };
+        let map = self.by_usecase.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = map.get(u) {
+            c[code.index()].fetch_add(1, Relaxed);
+            return;
+        }
+        drop(map);
+        let mut map = self.by_usecase.write().unwrap_or_else(|e| e.into_inner());
+        map.entry(u.to_owned()).or_default()[code.index()].fetch_add(1, Relaxed);
     }
 }
 
-/// The exposition text for all series.
-pub(crate) fn render<'a>(series: impl Iterator<Item = &'a Series>, errors: &Errors) -> String {
+/// The exposition text for all series; `usecases` (the known ones) each get a full set
+/// of per-use-case error counters, zeros included.
+pub(crate) fn render<'a>(
+    series: impl Iterator<Item = &'a Series>,
+    errors: &Errors,
+    usecases: impl Iterator<Item = &'a str>,
+) -> String {
     let mut out = String::new();
     let series: Vec<&Series> = series.collect();
     let head = |out: &mut String, name: &str, kind: &str, help: &str| {
@@ -153,6 +176,26 @@ pub(crate) fn render<'a>(series: impl Iterator<Item = &'a Series>, errors: &Erro
             code.as_str(),
             c.load(Relaxed)
         );
+    }
+    head(
+        &mut out,
+        "klartext_usecase_errors_total",
+        "counter",
+        "Error answers to calls addressed to a use case, by use case and error code.",
+    );
+    let by_usecase = errors.by_usecase.read().unwrap_or_else(|e| e.into_inner());
+    let zeros = Counts::default();
+    for u in usecases {
+        let counts = by_usecase.get(u).map_or(&zeros, |c| &**c);
+        for (code, c) in ErrorCode::ALL.iter().zip(counts) {
+            let _ = writeln!(
+                out,
+                "klartext_usecase_errors_total{{use_case=\"{}\",code=\"{}\"}} {}",
+                escape(u),
+                code.as_str(),
+                c.load(Relaxed)
+            );
+        }
     }
     out
 }

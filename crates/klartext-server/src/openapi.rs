@@ -143,7 +143,7 @@ fn content(bodies: &[crate::routes::Body]) -> Value {
 }
 
 fn schemas(codes: &[&str]) -> Value {
-    json!({
+    let mut all = json!({
         "Error": {
             "type": "object",
             "required": ["error"],
@@ -310,5 +310,8 @@ fn schemas(codes: &[&str]) -> Value {
                 "last_seq": { "type": ["integer", "null"] },
             },
         },
-    })
+    });
+    crate::subjects::add_schemas(&mut all);
+    crate::monitoring::add_schemas(&mut all);
+    all
 }

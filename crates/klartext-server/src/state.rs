@@ -65,6 +65,8 @@ pub(crate) struct Challenger {
 pub(crate) struct Route {
     pub champion: Arc<Served>,
     pub challenger: Option<Challenger>,
+    /// Objections and human review (see `subjects`).
+    pub policy: crate::subjects::Policy,
 }
 
 impl Route {
@@ -145,6 +147,7 @@ impl UseCaseState {
         Some(Route {
             champion: live.champion.clone()?,
             challenger: live.challenger.clone(),
+            policy: crate::subjects::Policy::default(),
         })
     }
 
@@ -258,6 +261,8 @@ pub(crate) fn load(
 /// the use case on what it served before (and is logged), rather than taking it down.
 pub(crate) fn refresh_all(inner: &crate::Inner) -> Result<i64, ServerError> {
     let g = inner.store.governance()?;
+    // Objections bump the same version: re-read them with aliases and switches.
+    inner.objected.reload(inner.store.as_ref())?;
     for u in inner.usecases.values() {
         if let Err(e) = u.refresh(inner.store.as_ref(), &g) {
             tracing::error!(use_case = %u.usecase.id, error = %e, "cannot apply the new champion; still serving the previous one");

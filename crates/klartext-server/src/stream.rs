@@ -222,7 +222,7 @@ impl Streamer {
                     by.push(s);
                 }
                 Err(e) => {
-                    self.state.inner.errors.count(e.code);
+                    self.state.inner.errors.count(e.code, Some(&self.usecase));
                     answers.push(line_error(line, &e));
                 }
             }
@@ -274,7 +274,7 @@ impl Streamer {
     }
 
     async fn end_with(&self, line: u64, e: &ApiError) {
-        self.state.inner.errors.count(e.code);
+        self.state.inner.errors.count(e.code, Some(&self.usecase));
         let mut out = serde_json::to_vec(&line_error(line, e)).expect("errors serialise");
         out.push(b'\n');
         let _ = self.tx.send(Bytes::from(out)).await;

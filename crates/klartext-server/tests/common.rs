@@ -35,6 +35,7 @@ struct Trained {
     extension: String,
     model: ModelRecord,
     artifact: Vec<u8>,
+    reference: String,
 }
 
 fn trained() -> &'static Trained {
@@ -106,6 +107,7 @@ fn trained() -> &'static Trained {
             extension: ing.snapshot.extension.clone(),
             model,
             artifact: t.bytes,
+            reference: t.reference.to_json(),
         }
     })
 }
@@ -134,6 +136,9 @@ pub fn fixture_with(config: ServerConfig) -> Fixture {
         .unwrap();
     let blob = store.put_artifact(&t.model.sha256, &t.artifact).unwrap();
     store.register_model(&t.model, &blob).unwrap();
+    assert!(store
+        .set_model_reference("churn", &t.model.version, &t.reference)
+        .unwrap());
     let key = |role| {
         let (k, secret) = new_key(role, "test").unwrap();
         store.create_key(&k).unwrap();

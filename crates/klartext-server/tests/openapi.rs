@@ -130,9 +130,13 @@ fn openapi_error_codes_equal_the_registry() {
             ErrorCode::LogUnavailable => 13,
             ErrorCode::ShuttingDown => 14,
             ErrorCode::Internal => 15,
+            ErrorCode::UnknownReview => 16,
+            ErrorCode::ReviewClosed => 17,
+            ErrorCode::SubjectDataUnavailable => 18,
+            ErrorCode::MonitoringUnavailable => 19,
         }
     }
-    const VARIANTS: usize = 16;
+    const VARIANTS: usize = 20;
     let ordinals: BTreeSet<usize> = ErrorCode::ALL.iter().map(|&c| ordinal(c)).collect();
     assert_eq!(
         ordinals,
@@ -201,6 +205,41 @@ fn openapi_error_codes_equal_the_registry() {
         assert!(
             doc["components"]["schemas"][name].is_object(),
             "{r} resolves"
+        );
+    }
+}
+
+/// The checked-in copy (`docs/openapi.json`, at the workspace root) is what the code
+/// generates: a route, schema or error code changed without regenerating it fails here.
+/// Regenerate with `UPDATE_OPENAPI=1 cargo test -p klartext-server --test openapi`.
+#[test]
+fn checked_in_openapi_document_is_current() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json");
+    let mut generated = serde_json::to_string_pretty(klartext_server::openapi::document()).unwrap();
+    generated.push('\n');
+    if std::env::var_os("UPDATE_OPENAPI").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &generated).unwrap();
+        eprintln!("wrote {}", path.display());
+        return;
+    }
+    let Ok(checked_in) = std::fs::read_to_string(&path) else {
+        panic!(
+            "docs/openapi.json is missing; write it with \
+             `UPDATE_OPENAPI=1 cargo test -p klartext-server --test openapi` and commit it"
+        );
+    };
+    if checked_in != generated {
+        let first = checked_in
+            .lines()
+            .zip(generated.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(checked_in.lines().count().min(generated.lines().count()));
+        panic!(
+            "docs/openapi.json differs from the generated document (first at line {}); \
+             regenerate it with `UPDATE_OPENAPI=1 cargo test -p klartext-server --test openapi` \
+             and commit it",
+            first + 1
         );
     }
 }

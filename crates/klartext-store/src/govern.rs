@@ -148,7 +148,7 @@ pub(crate) fn version(conn: &Connection) -> Result<i64> {
     )?)
 }
 
-fn bump(tx: &Transaction<'_>) -> Result<()> {
+pub(crate) fn bump(tx: &Transaction<'_>) -> Result<()> {
     tx.execute(
         "UPDATE governance_version SET version = version + 1 WHERE id = 1",
         [],

@@ -9,7 +9,9 @@ mod blobs;
 mod checkpoint;
 mod error;
 mod govern;
+mod monitoring;
 mod sqlite;
+mod subjects;
 mod webhooks;
 
 pub use audit::{AuditEvent, NewAuditEvent};
@@ -20,7 +22,13 @@ pub use error::{Result, StoreError};
 pub use govern::{
     Alias, AliasChange, AliasName, ChallengerMode, Governance, Promotion, Rollback, Switch,
 };
+pub use monitoring::{MonitoredOutcome, VisitMonitored};
 pub use sqlite::SqliteStore;
+pub use subjects::{
+    check_audit_purge, ErasedDataset, Erasure, ErasureReport, Objection, PurgeReport,
+    RetentionRule, Review, ReviewOrigin, ReviewStatus, SnapshotRewrite, SubjectRecords,
+    AUDIT_MIN_RETENTION_DAYS,
+};
 pub use webhooks::{PendingDelivery, Webhook, WebhookAttempt};
 
 use klartext_core::{QualityReport, Schema};
@@ -274,6 +282,46 @@ pub trait Store: Send + Sync {
     /// Recompute the hash chain; `Ok(None)` when intact, else the first broken sequence number.
     fn verify_audit(&self) -> Result<Option<i64>>;
 
+    // --- Monitoring ---
+
+    /// Keep the reference profile (JSON owned by the monitoring crate) of a model
+    /// version; `false` when no such version exists.
+    fn set_model_reference(&self, usecase: &str, version: &str, reference: &str) -> Result<bool>;
+
+    /// The reference profile of a model version; `None` for versions trained before
+    /// profiles were kept.
+    fn model_reference(&self, usecase: &str, version: &str) -> Result<Option<String>>;
+
+    /// Call `f` with time, score and feature bytes of every answered, scored prediction
+    /// of a model version made in `[from_ms, to_ms)`, oldest first; returns how many.
+    fn visit_monitored(
+        &self,
+        usecase: &str,
+        version: &str,
+        from_ms: i64,
+        to_ms: i64,
+        f: &mut VisitMonitored<'_>,
+    ) -> Result<usize>;
+
+    /// Answered predictions of a model version made since `since_ms` that have
+    /// feedback, with the latest outcome, oldest first.
+    fn monitored_outcomes(
+        &self,
+        usecase: &str,
+        version: &str,
+        since_ms: i64,
+    ) -> Result<Vec<MonitoredOutcome>>;
+
+    /// Raise a monitoring alert: append `event` to the audit trail unless the use case
+    /// raised this kind of alert in this window already (`None` then). Atomic.
+    fn raise_alert(
+        &self,
+        usecase: &str,
+        kind: &str,
+        window_start_ms: i64,
+        event: &NewAuditEvent,
+    ) -> Result<Option<AuditEvent>>;
+
     /// Store a new API key with a `key.created` audit event, in one transaction.
     fn create_key(&self, key: &ApiKey) -> Result<()>;
 
@@ -373,6 +421,67 @@ pub trait Store: Send + Sync {
     /// Recompute the chain, check it against the signed checkpoints, and name the first
     /// problem and its kind (edited, deleted, reordered, truncated).
     fn verify_audit_detailed(&self) -> Result<AuditVerification>;
+
+    // --- Data-subject rights: access, erasure, objection, human review, retention. ---
+    // Audit events of this section never hold a subject's id nor a hash of it.
+
+    /// Everything the store keeps about a subject: logged predictions, feedback, the
+    /// objection, review items. (Dataset rows are in snapshots, read by the caller.)
+    fn subject_records(&self, subject_id: &str) -> Result<SubjectRecords>;
+
+    /// Erase a subject in one transaction: point each dataset at its rewritten snapshot
+    /// (already published), pseudonymise the subject's prediction-log rows (irreversible
+    /// marker, no features, no reasons), delete their feedback, clear contest reasons and
+    /// the objection, with a `subject.erased` event. The old snapshot files are removed
+    /// after the commit (or at the next open after a crash). On failure the new files
+    /// are removed again.
+    fn erase_subject(&self, erasure: &Erasure) -> Result<ErasureReport>;
+
+    /// Record an objection (`subject.objected`) and bump the governance version so every
+    /// server stops scoring the subject. Returns it and whether it is new.
+    fn object_subject(
+        &self,
+        subject_id: &str,
+        actor: &str,
+        reason: Option<&str>,
+    ) -> Result<(Objection, bool)>;
+
+    /// Every objection, oldest first.
+    fn objections(&self) -> Result<Vec<Objection>>;
+
+    /// Review items, oldest first, optionally of one status and one use case. Items are
+    /// queued by `log_predictions` for served rows whose output has `"review": "pending"`.
+    fn reviews(&self, status: Option<ReviewStatus>, usecase: Option<&str>) -> Result<Vec<Review>>;
+
+    fn review(&self, prediction_id: &str) -> Result<Option<Review>>;
+
+    /// Queue (or reopen) a logged prediction for review because its subject contests it
+    /// (`review.contested`); `None` when the prediction is unknown.
+    fn contest_prediction(
+        &self,
+        prediction_id: &str,
+        reason: &str,
+        actor: &str,
+    ) -> Result<Option<Review>>;
+
+    /// Approve or reject a pending review item (`review.approved`/`review.rejected`);
+    /// `None` when nothing is queued for it, `Refused` when it was decided already.
+    fn decide_review(
+        &self,
+        prediction_id: &str,
+        approve: bool,
+        actor: &str,
+        note: Option<&str>,
+    ) -> Result<Option<Review>>;
+
+    /// Purge what a use case's retention lets expire (`retention.purged` when anything
+    /// went); `dry_run` only counts.
+    fn purge_retention(
+        &self,
+        rule: &RetentionRule,
+        dry_run: bool,
+        actor: &str,
+    ) -> Result<PurgeReport>;
 }
 
 /// Milliseconds since the Unix epoch, now.

@@ -5,6 +5,7 @@ use crate::blobs;
 use crate::checkpoint::{self, AuditVerification, Checkpoint};
 use crate::error::{Result, StoreError};
 use crate::govern::{self, Alias, AliasChange, Governance, Promotion, Rollback, Switch};
+use crate::monitoring::{self, MonitoredOutcome, VisitMonitored};
 use crate::webhooks::{self, PendingDelivery, Webhook, WebhookAttempt};
 use crate::{
     now_ms, ApiKey, DatasetRecord, Feedback, KeyRole, ModelRecord, PredictionRecord,
@@ -25,6 +26,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_shadow.sql")),
     (7, include_str!("../migrations/0007_webhooks.sql")),
     (8, include_str!("../migrations/0008_monitoring.sql")),
+    (9, include_str!("../migrations/0009_subjects.sql")),
 ];
 
 pub struct SqliteStore {
@@ -56,6 +58,7 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         let mut conn = conn;
         migrate(&mut conn)?;
+        crate::subjects::remove_pending_blobs(&conn, dir)?;
         blobs::sweep_temp(&dir.join("snapshots"));
         blobs::sweep_temp(&dir.join("models"));
         Ok(SqliteStore {
@@ -626,6 +629,48 @@ impl Store for SqliteStore {
         Ok(true)
     }
 
+    fn set_model_reference(&self, usecase: &str, version: &str, reference: &str) -> Result<bool> {
+        monitoring::set_reference(&self.lock(), usecase, version, reference)
+    }
+
+    fn model_reference(&self, usecase: &str, version: &str) -> Result<Option<String>> {
+        monitoring::reference(&self.lock(), usecase, version)
+    }
+
+    fn visit_monitored(
+        &self,
+        usecase: &str,
+        version: &str,
+        from_ms: i64,
+        to_ms: i64,
+        f: &mut VisitMonitored<'_>,
+    ) -> Result<usize> {
+        monitoring::visit(&self.lock(), usecase, version, from_ms, to_ms, f)
+    }
+
+    fn monitored_outcomes(
+        &self,
+        usecase: &str,
+        version: &str,
+        since_ms: i64,
+    ) -> Result<Vec<MonitoredOutcome>> {
+        monitoring::outcomes(&self.lock(), usecase, version, since_ms)
+    }
+
+    fn raise_alert(
+        &self,
+        usecase: &str,
+        kind: &str,
+        window_start_ms: i64,
+        event: &NewAuditEvent,
+    ) -> Result<Option<AuditEvent>> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let e = monitoring::raise_alert(&tx, usecase, kind, window_start_ms, event)?;
+        tx.commit()?;
+        Ok(e)
+    }
+
     fn log_predictions(&self, rows: &[PredictionRecord]) -> Result<()> {
         if rows.is_empty() {
             return Ok(());
@@ -654,6 +699,7 @@ impl Store for SqliteStore {
                 ])?;
             }
         }
+        crate::subjects::queue_reviews(&tx, rows)?;
         tx.commit()?;
         Ok(())
     }
@@ -848,6 +894,114 @@ impl Store for SqliteStore {
         webhooks::attempts(&self.lock(), webhook)
     }
 
+    fn subject_records(&self, subject_id: &str) -> Result<crate::SubjectRecords> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let r = crate::subjects::records(&tx, subject_id)?;
+        tx.commit()?;
+        Ok(r)
+    }
+
+    fn erase_subject(&self, erasure: &crate::Erasure) -> Result<crate::ErasureReport> {
+        let mut conn = self.lock();
+        let done: Result<crate::ErasureReport> = (|| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let r = crate::subjects::erase(&tx, erasure)?;
+            tx.commit()?;
+            Ok(r)
+        })();
+        if done.is_err() {
+            // Nothing references the new snapshot files: remove them (unless another
+            // dataset has the same content).
+            for d in &erasure.datasets {
+                let referenced = conn
+                    .query_row(
+                        "SELECT 1 FROM datasets WHERE blob_path = ?1",
+                        [&d.new_blob_path],
+                        |_| Ok(()),
+                    )
+                    .optional()?
+                    .is_some();
+                if !referenced {
+                    let _ = std::fs::remove_file(self.dir.join(&d.new_blob_path));
+                }
+            }
+        }
+        let report = done?;
+        crate::subjects::remove_pending_blobs(&conn, &self.dir)?;
+        Ok(report)
+    }
+
+    fn object_subject(
+        &self,
+        subject_id: &str,
+        actor: &str,
+        reason: Option<&str>,
+    ) -> Result<(crate::Objection, bool)> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let r = crate::subjects::object(&tx, subject_id, actor, reason)?;
+        tx.commit()?;
+        Ok(r)
+    }
+
+    fn objections(&self) -> Result<Vec<crate::Objection>> {
+        crate::subjects::objections(&self.lock())
+    }
+
+    fn reviews(
+        &self,
+        status: Option<crate::ReviewStatus>,
+        usecase: Option<&str>,
+    ) -> Result<Vec<crate::Review>> {
+        crate::subjects::reviews(&self.lock(), status, usecase)
+    }
+
+    fn review(&self, prediction_id: &str) -> Result<Option<crate::Review>> {
+        crate::subjects::review(&self.lock(), prediction_id)
+    }
+
+    fn contest_prediction(
+        &self,
+        prediction_id: &str,
+        reason: &str,
+        actor: &str,
+    ) -> Result<Option<crate::Review>> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let r = crate::subjects::contest(&tx, prediction_id, reason, actor)?;
+        tx.commit()?;
+        Ok(r)
+    }
+
+    fn decide_review(
+        &self,
+        prediction_id: &str,
+        approve: bool,
+        actor: &str,
+        note: Option<&str>,
+    ) -> Result<Option<crate::Review>> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let r = crate::subjects::decide(&tx, prediction_id, approve, actor, note)?;
+        tx.commit()?;
+        Ok(r)
+    }
+
+    fn purge_retention(
+        &self,
+        rule: &crate::RetentionRule,
+        dry_run: bool,
+        actor: &str,
+    ) -> Result<crate::PurgeReport> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let r = crate::subjects::purge(&tx, rule, dry_run, actor)?;
+        tx.commit()?;
+        crate::subjects::remove_pending_blobs(&conn, &self.dir)?;
+        Ok(r)
+    }
+
     fn verify_audit_detailed(&self) -> Result<AuditVerification> {
         // Checkpoints first: events appended meanwhile only lengthen the trail read after.
         let cps = checkpoint::checkpoints(&self.lock())?;
@@ -861,7 +1015,7 @@ impl Store for SqliteStore {
 }
 
 /// A feedback row of `SELECT prediction_id, outcome, at_ms, caller`.
-fn feedback_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Feedback> {
+pub(crate) fn feedback_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Feedback> {
     let outcome: String = r.get(1)?;
     Ok(Feedback {
         prediction_id: r.get(0)?,
@@ -909,9 +1063,9 @@ fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ApiKey>> {
     }))
 }
 
-const PREDICTION_COLUMNS: &str = "prediction_id, at_ms, usecase_id, model_version, subject_id, input_digest, output, latency_us, caller, fallback, role, score, features";
+pub(crate) const PREDICTION_COLUMNS: &str = "prediction_id, at_ms, usecase_id, model_version, subject_id, input_digest, output, latency_us, caller, fallback, role, score, features";
 
-fn prediction_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PredictionRecord> {
+pub(crate) fn prediction_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PredictionRecord> {
     let output: String = r.get(6)?;
     Ok(PredictionRecord {
         prediction_id: r.get(0)?,

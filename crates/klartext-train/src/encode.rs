@@ -255,7 +255,7 @@ fn yes_no(x: f64) -> String {
     if x != 0.0 { "yes" } else { "no" }.into()
 }
 
-fn is_true(v: &str) -> bool {
+pub(crate) fn is_true(v: &str) -> bool {
     TRUE_WORDS.contains(&v.trim().to_ascii_lowercase().as_str())
 }
 

@@ -10,6 +10,7 @@
 use crate::encode::{Encoder, Encoding};
 use crate::error::{Result, TrainError};
 use klartext_core::{Column, ColumnData, ColumnKind, Frame, StrColumn, MISSING_CODE};
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 
 pub const LOG_ROW_VERSION: u8 = 1;
@@ -55,7 +56,7 @@ impl Encoder {
                 .iter()
                 .map(|f| {
                     if is_text(&f.encoding) {
-                        Building::Text(StrColumn::default(), HashMap::new())
+                        Building::Text(StrColumn::default(), FxHashMap::default())
                     } else {
                         Building::Num(Vec::new())
                     }
@@ -68,7 +69,12 @@ impl Encoder {
 
 enum Building {
     Num(Vec<f64>),
-    Text(StrColumn, HashMap<String, u32>),
+    /// The column and its levels by their bytes (a fast hash: this runs per row).
+    Text(StrColumn, FxHashMap<Vec<u8>, u32>),
+}
+
+fn unreadable(why: &str) -> TrainError {
+    TrainError::Data(format!("a logged feature row is unreadable: {why}"))
 }
 
 /// Decodes logged rows into a [`Frame`] with one column per feature.
@@ -80,7 +86,9 @@ pub struct LogDecoder<'e> {
 
 impl std::fmt::Debug for LogDecoder<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LogDecoder").field("rows", &self.rows).finish()
+        f.debug_struct("LogDecoder")
+            .field("rows", &self.rows)
+            .finish()
     }
 }
 
@@ -88,71 +96,68 @@ impl LogDecoder<'_> {
     /// Append one logged row; a row that does not fit the encoder's layout is an error
     /// and leaves the columns as they were.
     pub fn push(&mut self, bytes: &[u8]) -> Result<()> {
-        let bad = |why: &str| TrainError::Data(format!("a logged feature row is unreadable: {why}"));
         match bytes.first() {
             Some(&LOG_ROW_VERSION) => {}
-            Some(v) => return Err(bad(&format!("layout version {v} is not known"))),
-            None => return Err(bad("it is empty")),
+            Some(v) => return Err(unreadable(&format!("layout version {v} is not known"))),
+            None => return Err(unreadable("it is empty")),
         }
-        // Validate first so that a bad row appends nothing.
-        let mut at = 1usize;
-        for f in &self.encoder.features {
-            if is_text(&f.encoding) {
-                let len = bytes
-                    .get(at..at + 2)
-                    .map(|b| u16::from_le_bytes([b[0], b[1]]))
-                    .ok_or_else(|| bad("it ends early"))?;
-                at += 2;
-                if len != MISSING_LEN {
-                    let s = bytes
-                        .get(at..at + usize::from(len))
-                        .ok_or_else(|| bad("it ends early"))?;
-                    std::str::from_utf8(s).map_err(|_| bad("a value is not UTF-8"))?;
-                    at += usize::from(len);
+        // One pass; on a bad row the columns are cut back to the rows before it.
+        match self.append(&bytes[1..]) {
+            Ok(()) => {
+                self.rows += 1;
+                Ok(())
+            }
+            Err(why) => {
+                for col in &mut self.cols {
+                    match col {
+                        Building::Num(v) => v.truncate(self.rows),
+                        Building::Text(s, _) => s.codes.truncate(self.rows),
+                    }
                 }
-            } else {
-                at += 8;
-                if at > bytes.len() {
-                    return Err(bad("it ends early"));
-                }
+                Err(unreadable(why))
             }
         }
-        if at != bytes.len() {
-            return Err(bad("it has trailing bytes (was it logged by another model version?)"));
-        }
-        let mut at = 1usize;
+    }
+
+    fn append(&mut self, mut rest: &[u8]) -> std::result::Result<(), &'static str> {
+        const SHORT: &str = "it ends early";
         for col in &mut self.cols {
             match col {
                 Building::Num(v) => {
-                    let b: [u8; 8] = bytes[at..at + 8].try_into().expect("checked above");
-                    v.push(f64::from_le_bytes(b));
-                    at += 8;
+                    let (b, r) = rest.split_first_chunk::<8>().ok_or(SHORT)?;
+                    v.push(f64::from_le_bytes(*b));
+                    rest = r;
                 }
                 Building::Text(s, index) => {
-                    let len = u16::from_le_bytes([bytes[at], bytes[at + 1]]);
-                    at += 2;
+                    let (b, r) = rest.split_first_chunk::<2>().ok_or(SHORT)?;
+                    let len = u16::from_le_bytes(*b);
+                    rest = r;
                     if len == MISSING_LEN {
                         s.codes.push(MISSING_CODE);
-                    } else {
-                        let v = std::str::from_utf8(&bytes[at..at + usize::from(len)])
-                            .expect("checked above");
-                        at += usize::from(len);
-                        let code = match index.get(v) {
-                            Some(&c) => c,
-                            None => {
-                                let c = s.levels.len() as u32;
-                                s.levels.push(v.to_owned());
-                                index.insert(v.to_owned(), c);
-                                c
-                            }
-                        };
-                        s.codes.push(code);
+                        continue;
                     }
+                    let (v, r) = rest.split_at_checked(usize::from(len)).ok_or(SHORT)?;
+                    rest = r;
+                    let code = match index.get(v) {
+                        Some(&c) => c,
+                        None => {
+                            let text =
+                                std::str::from_utf8(v).map_err(|_| "a value is not UTF-8")?;
+                            let c = s.levels.len() as u32;
+                            s.levels.push(text.to_owned());
+                            index.insert(v.to_vec(), c);
+                            c
+                        }
+                    };
+                    s.codes.push(code);
                 }
             }
         }
-        self.rows += 1;
-        Ok(())
+        if rest.is_empty() {
+            Ok(())
+        } else {
+            Err("it has trailing bytes (was it logged by another model version?)")
+        }
     }
 
     pub fn rows(&self) -> usize {
@@ -188,5 +193,172 @@ pub fn logged_kind(encoder: &Encoder, i: usize) -> ColumnKind {
         ColumnKind::Categorical
     } else {
         encoder.features[i].kind
+    }
+}
+
+impl Encoder {
+    /// The given rows of a training-shaped frame in the form logged rows decode to:
+    /// numbers (yes/no text as 0/1) and categorical text as written. Monitoring compares
+    /// the two, so the reference profile is built from this.
+    pub fn log_frame(&self, frame: &Frame, rows: &[usize]) -> Result<Frame> {
+        let mut columns = Vec::with_capacity(self.features.len());
+        for f in &self.features {
+            let col = frame.column(&f.name).ok_or_else(|| TrainError::Input {
+                feature: f.name.clone(),
+                message: "the column is missing".into(),
+            })?;
+            let data = match (&f.encoding, &col.data) {
+                (Encoding::Categorical { .. }, ColumnData::Str(s)) => {
+                    // Keep only the levels these rows use, in first-use order.
+                    let mut remap = vec![MISSING_CODE; s.levels.len()];
+                    let mut out = StrColumn::default();
+                    for &r in rows {
+                        let c = s.codes[r];
+                        if c == MISSING_CODE {
+                            out.codes.push(MISSING_CODE);
+                            continue;
+                        }
+                        if remap[c as usize] == MISSING_CODE {
+                            remap[c as usize] = out.levels.len() as u32;
+                            out.levels.push(s.levels[c as usize].clone());
+                        }
+                        out.codes.push(remap[c as usize]);
+                    }
+                    ColumnData::Str(out)
+                }
+                (Encoding::Categorical { .. }, ColumnData::Num(v)) => {
+                    let mut index: HashMap<u64, u32> = HashMap::new();
+                    let mut out = StrColumn::default();
+                    for &r in rows {
+                        let x = v[r];
+                        if x.is_nan() {
+                            out.codes.push(MISSING_CODE);
+                            continue;
+                        }
+                        let c = *index.entry(x.to_bits()).or_insert_with(|| {
+                            out.levels.push(klartext_core::frame::format_number(x));
+                            (out.levels.len() - 1) as u32
+                        });
+                        out.codes.push(c);
+                    }
+                    ColumnData::Str(out)
+                }
+                (_, ColumnData::Num(v)) => ColumnData::Num(rows.iter().map(|&r| v[r]).collect()),
+                (Encoding::BooleanText, ColumnData::Str(s)) => {
+                    let map: Vec<f64> = s
+                        .levels
+                        .iter()
+                        .map(|l| f64::from(u8::from(crate::encode::is_true(l))))
+                        .collect();
+                    ColumnData::Num(
+                        rows.iter()
+                            .map(|&r| match s.codes[r] {
+                                MISSING_CODE => f64::NAN,
+                                c => map[c as usize],
+                            })
+                            .collect(),
+                    )
+                }
+                (Encoding::Numeric { .. }, ColumnData::Str(_)) => {
+                    return Err(TrainError::Input {
+                        feature: f.name.clone(),
+                        message: format!("expected {} values", f.kind),
+                    })
+                }
+            };
+            columns.push(Column {
+                name: f.name.clone(),
+                data,
+            });
+        }
+        Ok(Frame {
+            n_rows: rows.len(),
+            columns,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode::FeatureEncoding;
+
+    fn encoder() -> Encoder {
+        Encoder {
+            features: vec![
+                FeatureEncoding {
+                    name: "tenure".into(),
+                    kind: ColumnKind::Integer,
+                    encoding: Encoding::Numeric {
+                        min: Some(0.0),
+                        max: Some(72.0),
+                    },
+                },
+                FeatureEncoding {
+                    name: "plan".into(),
+                    kind: ColumnKind::Categorical,
+                    encoding: Encoding::Categorical {
+                        levels: vec!["basic".into(), "premium".into()],
+                        other: false,
+                    },
+                },
+                FeatureEncoding {
+                    name: "paperless".into(),
+                    kind: ColumnKind::Boolean,
+                    encoding: Encoding::BooleanText,
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn logged_rows_decode_to_a_frame_with_unseen_categories_kept() {
+        let enc = encoder();
+        let raw = [
+            [Some("12"), Some("basic"), Some("yes")],
+            [None, Some("platinum"), Some("no")],
+            [Some("3.5"), None, None],
+        ];
+        let mut dec = enc.log_decoder();
+        for r in &raw {
+            let get = |name: &str| {
+                let i = enc.features.iter().position(|f| f.name == name).unwrap();
+                r[i].map(str::to_owned)
+            };
+            let row = enc.encode_row(get).unwrap();
+            let bytes = enc.log_row(&row, |i| r[i]);
+            dec.push(&bytes).unwrap();
+        }
+        let f = dec.finish();
+        assert_eq!(f.n_rows, 3);
+        let ColumnData::Num(t) = &f.columns[0].data else {
+            panic!()
+        };
+        assert_eq!(t[0], 12.0);
+        assert!(t[1].is_nan());
+        assert_eq!(t[2], 3.5);
+        let ColumnData::Str(p) = &f.columns[1].data else {
+            panic!()
+        };
+        assert_eq!(p.get(0), Some("basic"));
+        assert_eq!(p.get(1), Some("platinum"));
+        assert_eq!(p.get(2), None);
+        let ColumnData::Num(b) = &f.columns[2].data else {
+            panic!()
+        };
+        assert_eq!(b[0], 1.0);
+        assert_eq!(b[1], 0.0);
+        assert!(b[2].is_nan());
+    }
+
+    #[test]
+    fn a_row_of_another_layout_is_refused_and_appends_nothing() {
+        let enc = encoder();
+        let mut dec = enc.log_decoder();
+        assert!(dec.push(&[LOG_ROW_VERSION, 1, 2]).is_err());
+        assert!(dec.push(&[9]).is_err());
+        assert!(dec.push(&[]).is_err());
+        assert_eq!(dec.rows(), 0);
+        assert_eq!(dec.finish().columns.len(), 3);
     }
 }

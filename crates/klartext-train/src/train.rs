@@ -12,6 +12,7 @@ use klartext_learn::fairness::{decisions, fairness_report, FairnessReport};
 use klartext_learn::select::{auto_fit, CvTable, Progress};
 use klartext_learn::split::train_test_split;
 use klartext_learn::{metrics, Features, Model, Task};
+use klartext_monitor::profile::ReferenceProfile;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone)]
@@ -110,6 +111,8 @@ pub struct Trained {
     pub version: String,
     pub sha256: String,
     pub report: TrainingReport,
+    /// The training rows' features and the held-out scores, for drift monitoring.
+    pub reference: ReferenceProfile,
 }
 
 impl std::fmt::Debug for Trained {
@@ -435,12 +438,29 @@ pub fn train(
     };
     report.gates = evaluate_gates(uc, &report, data_report);
     report.gates_passed = report.gates.iter().all(|g| g.passed);
+    // Live traffic is compared with what the model learned from, and its scores with
+    // the scores on rows it did not see.
+    let held_out_scores: Vec<f64> = match task {
+        Task::BinaryClassification => raw_test
+            .iter()
+            .map(|&r| klartext_learn::model::sigmoid(r))
+            .collect(),
+        Task::Regression => raw_test.clone(),
+    };
+    let mut reference = ReferenceProfile::build(
+        &artifact.header.encoder.log_frame(frame, &train_rows)?,
+        &held_out_scores,
+    );
+    for (c, f) in reference.columns.iter_mut().zip(&encoder.features) {
+        c.datetime = f.kind == klartext_core::ColumnKind::Datetime;
+    }
     Ok(Trained {
         artifact,
         bytes,
         version,
         sha256,
         report,
+        reference,
     })
 }
 

@@ -158,9 +158,127 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Drift and live performance of the served model: the use case's window of logged
+    /// traffic against the training reference, feedback against the model card, findings
+    /// in words. Raises due `drift.detected` / `performance.degraded` alerts.
+    Monitor {
+        usecase: String,
+        /// A model version other than the served one.
+        #[arg(long)]
+        model: Option<String>,
+        /// Also write the report with charts as an HTML page.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// Report only; raise no alert.
+        #[arg(long)]
+        no_alerts: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Drift of a data file (CSV, NDJSON, Parquet) against the training reference of the
+    /// served model, feature by feature and for the score.
+    Drift {
+        usecase: String,
+        #[arg(long, value_name = "FILE")]
+        data: PathBuf,
+        #[arg(long)]
+        model: Option<String>,
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Export documents of a model version.
     #[command(subcommand)]
     Export(ExportCommand),
+    /// Data-subject rights: find, export, erase, object (GDPR Art. 15, 17, 21).
+    #[command(subcommand)]
+    Subject(SubjectCommand),
+    /// The human review queue of decisions with a significant effect (GDPR Art. 22).
+    #[command(subcommand)]
+    Review(ReviewCommand),
+    /// Retention: purge expired prediction-log rows and datasets per use case.
+    #[command(subcommand)]
+    Retention(RetentionCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SubjectCommand {
+    /// Where a subject's data is kept (datasets, predictions, feedback, objection,
+    /// reviews); prints nothing kept when there is none.
+    Find {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything kept about a subject, with each decision's reasons in words.
+    Export {
+        id: String,
+        #[arg(long)]
+        json: bool,
+        /// Also write a self-contained HTML page for the subject to this file.
+        #[arg(long)]
+        html: Option<PathBuf>,
+    },
+    /// Erase a subject: rows removed from every dataset snapshot (new snapshot and hash),
+    /// prediction log pseudonymised, feedback deleted. Models are not retrained.
+    Erase {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record an objection to profiling: no use case scores the subject from now on,
+    /// and training leaves its rows out.
+    Object {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// Queued decisions, oldest first.
+    List {
+        #[arg(long)]
+        usecase: Option<String>,
+        /// pending (default), approved, rejected or all.
+        #[arg(long, default_value = "pending")]
+        status: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a queued decision (by its prediction id).
+    Approve {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reject a queued decision (by its prediction id); needs a reason.
+    Reject {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// Purge what each use case's `[retention]` lets expire (`klartext serve` also runs
+    /// this every hour).
+    Run {
+        /// Only count what would go.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -310,6 +428,13 @@ pub enum AuditCommand {
     Checkpoint {
         #[arg(long)]
         json: bool,
+    },
+    /// Purge audit events before a date: refused when it would keep less than six months
+    /// (EU AI Act Art. 26(6)); older purges are not offered yet either.
+    Purge {
+        /// YYYY-MM-DD (UTC).
+        #[arg(long)]
+        before: String,
     },
 }
 

@@ -89,5 +89,6 @@ pub fn run(project: Option<&Path>, cmd: AuditCommand) -> Result<()> {
             }
             Ok(())
         }
+        AuditCommand::Purge { before } => super::retention::audit_purge(&before),
     }
 }

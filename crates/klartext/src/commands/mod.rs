@@ -7,10 +7,14 @@ mod export;
 mod init;
 mod keys;
 mod models;
+mod monitor;
 mod promote;
 mod quickstart;
+mod retention;
+mod review;
 mod score;
 mod serve;
+mod subject;
 mod switch;
 mod train;
 mod usecase;
@@ -99,7 +103,38 @@ pub fn run(cli: Cli) -> Result<()> {
             json,
         } => switch::run(project, &state, &usecase, reason.as_deref(), json),
         Command::Compare { usecase, json } => compare::run(project, &usecase, json),
+        Command::Monitor {
+            usecase,
+            model,
+            html,
+            no_alerts,
+            json,
+        } => monitor::monitor(
+            project,
+            &usecase,
+            model.as_deref(),
+            html.as_deref(),
+            no_alerts,
+            json,
+        ),
+        Command::Drift {
+            usecase,
+            data,
+            model,
+            html,
+            json,
+        } => monitor::drift_file(
+            project,
+            &usecase,
+            &data,
+            model.as_deref(),
+            html.as_deref(),
+            json,
+        ),
         Command::Export(c) => export::run(project, c),
+        Command::Subject(c) => subject::run(project, c),
+        Command::Review(c) => review::run(project, c),
+        Command::Retention(c) => retention::run(project, c),
     }
 }
 

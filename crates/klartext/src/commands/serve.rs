@@ -39,6 +39,12 @@ pub fn run(
         Default::default(),
         klartext_server::GOVERNANCE_POLL,
     );
+    let _monitor = klartext_server::monitoring::spawn(
+        store.clone(),
+        usecases.clone(),
+        klartext_server::monitoring::MONITOR_EVERY,
+    )
+    .context("cannot start the monitoring schedule")?;
     let state = AppState::new(
         store,
         usecases,
@@ -47,6 +53,8 @@ pub fn run(
             max_batch_rows,
         },
     )?;
+    // Each use case's [retention], now and every hour.
+    klartext_server::start_retention(&state, klartext_server::RETENTION_EVERY);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

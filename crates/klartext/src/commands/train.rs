@@ -37,6 +37,13 @@ pub fn run(
     let bytes = store.snapshot_bytes(&record)?;
     let frame = load_snapshot(&bytes, &snapshot, &reg.schema, Some(&uc))?;
     drop(bytes);
+    // Subjects who objected (GDPR Art. 21) are not trained on.
+    let (frame, excluded) = klartext_server::rights::exclude_objected(&store, frame, &uc)?;
+    if excluded > 0 && !json {
+        super::emit(&format!(
+            "left out {excluded} rows of subjects who objected to profiling\n"
+        ));
+    }
 
     let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
     if !std::io::stderr().is_terminal() {
@@ -94,6 +101,9 @@ pub fn run(
         created_by: who,
     };
     let outcome = store.register_model(&rec, &blob)?;
+    // Kept beside the model (not in the artifact, whose bytes are its version): a crash
+    // between the two leaves a model that monitoring asks to be trained again.
+    store.set_model_reference(&uc.id, &trained.version, &trained.reference.to_json())?;
     if json {
         print_json(&serde_json::json!({
             "version": trained.version,
@@ -101,6 +111,7 @@ pub fn run(
             "status": if outcome == Registered::Existing { "existing" } else { "registered" },
             "sha256": trained.sha256,
             "dataset_id": record.id,
+            "excluded_objected_rows": excluded,
             "learner": r.learner,
             "metrics": r.metrics,
             "train_metrics": r.train_metrics,
