@@ -122,3 +122,39 @@ fn small_references_use_tests_whose_false_alarm_rate_is_near_the_p_value() {
         assert!(flagged.contains(&c), "{c} not flagged: {flagged:?}");
     }
 }
+
+#[test]
+fn findings_read_as_plain_words() {
+    use klartext_monitor::report::{conclude, MonitoringReport, Window};
+    let reference = ReferenceProfile::build(&features(5000, 1, 0.0), &[]);
+    let d = drift(
+        &reference,
+        &features(3000, 2, 1.0),
+        None,
+        &Thresholds::default(),
+    )
+    .unwrap();
+    let mut r = MonitoringReport {
+        usecase: "churn".into(),
+        model_version: "v1".into(),
+        generated_ms: 0,
+        window: Window {
+            from_ms: 0,
+            to_ms: 0,
+            days: 7,
+        },
+        rows: 3000,
+        source: "prediction log".into(),
+        drift: Some(d),
+        performance: None,
+        findings: Vec::new(),
+        alerts: Vec::new(),
+    };
+    conclude(&mut r, 100, 0.2);
+    let text: Vec<String> = r
+        .findings
+        .iter()
+        .map(|f| format!("{:?}: {}", f.severity, f.text))
+        .collect();
+    insta::assert_snapshot!(text.join("\n"));
+}

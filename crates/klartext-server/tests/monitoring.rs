@@ -163,6 +163,20 @@ async fn drifted_traffic_is_flagged_and_alerts_are_raised_once_per_window() {
         assert_eq!(fb.status, StatusCode::CREATED, "{}", fb.text);
     }
 
+    // A subscriber to alerts: what is raised is delivered to it.
+    f.store
+        .create_webhook(&klartext_store::Webhook {
+            id: "wh_alerts".into(),
+            url: "http://127.0.0.1:9/alerts".into(),
+            events: vec!["drift.detected".into(), "performance.degraded".into()],
+            secret: "s".into(),
+            created_ms: 0,
+            created_by: "test".into(),
+            revoked_ms: None,
+            cursor_seq: 0,
+        })
+        .unwrap();
+
     let uc = usecase("churn");
     let now = klartext_store::now_ms();
     monitoring::check_all(f.store.as_ref(), std::slice::from_ref(&uc), now);
@@ -177,6 +191,13 @@ async fn drifted_traffic_is_flagged_and_alerts_are_raised_once_per_window() {
         .unwrap();
     assert!(e.details["summary"].as_str().unwrap().contains("Live AUC"));
     assert_eq!(f.store.verify_audit().unwrap(), None);
+    let due = f.store.pending_webhook_deliveries(now + 2000).unwrap();
+    assert_eq!(due.len(), 1, "one delivery at a time per subscription");
+    assert!(
+        ["drift.detected", "performance.degraded"].contains(&due[0].event.action.as_str()),
+        "{:?}",
+        due[0].event.action
+    );
 
     let r = f
         .call(
