@@ -55,19 +55,26 @@ fn new_id() -> Result<String, ApiError> {
     Ok(format!("pr_{}", hex::encode(b)))
 }
 
-/// The fallback answer and its log row for one request.
+/// The fallback answer and its log row for one request; a subject who objected gets no
+/// score from the fallback either.
 fn fallback_row(
     uc: &UseCase,
     off: &Switch,
     caller: &Caller,
     item: &Value,
+    objected: &std::collections::HashSet<String>,
     started: Instant,
 ) -> Result<(PredictionRecord, Value), ApiError> {
-    let (score, label, decision, warnings) = fallback_output(uc);
-    let prediction_id = new_id()?;
     let subject_id = subject_of(item);
+    let objects = subject_id.as_ref().is_some_and(|s| objected.contains(s));
+    let (score, label, decision, warnings) = if objects {
+        (Value::Null, Value::Null, false, Vec::new())
+    } else {
+        fallback_output(uc)
+    };
+    let prediction_id = new_id()?;
     let digest = hex::encode(Sha256::digest(crate::features::canonical(item).as_bytes()));
-    let answer = json!({
+    let mut answer = json!({
         "prediction_id": prediction_id,
         "use_case": uc.id,
         "model_version": Value::Null,
@@ -79,6 +86,15 @@ fn fallback_row(
         "switched_off": { "reason": off.reason, "since_ms": off.at_ms },
         "warnings": warnings,
     });
+    let mut output =
+        json!({ "score": score, "label": label, "decision": decision, "fallback": true });
+    if objects {
+        answer["objected"] = true.into();
+        answer["reasons"] = json!([
+            "the use case is switched off, and the subject objected to profiling (GDPR Art. 21): no score"
+        ]);
+        output["objected"] = true.into();
+    }
     let record = PredictionRecord {
         prediction_id,
         at_ms: klartext_store::now_ms(),
@@ -86,7 +102,7 @@ fn fallback_row(
         model_version: "fallback".into(),
         subject_id,
         input_digest: digest,
-        output: json!({ "score": score, "label": label, "decision": decision, "fallback": true }),
+        output,
         latency_us: started.elapsed().as_micros() as i64,
         caller: caller.key_id.clone(),
         fallback: true,
@@ -194,10 +210,11 @@ async fn answer_fallback(
             }
         }
     };
+    let objected = state.inner.objected.current();
     let mut records = Vec::with_capacity(items.len());
     let mut answers = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let (r, mut a) = fallback_row(uc, off, caller, item, started)?;
+        let (r, mut a) = fallback_row(uc, off, caller, item, &objected, started)?;
         if ndjson {
             a["line"] = (i + 1).into();
         }

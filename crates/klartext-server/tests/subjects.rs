@@ -528,3 +528,32 @@ async fn review_queue_round_trip_with_contest() {
     }
     assert!(f.store.verify_audit().unwrap().is_none());
 }
+
+/// Regression: a switched-off use case answered its fallback score to subjects who had
+/// objected; the objection wins over the fallback.
+#[tokio::test]
+async fn a_switched_off_use_case_gives_no_fallback_score_to_an_objected_subject() {
+    let f = fixture();
+    let subject = "c-objecting-off";
+    let o = f
+        .post(&format!("/v1/subjects/{subject}/objection"), &json!({}))
+        .await;
+    assert_eq!(o.status, 201, "{}", o.text);
+    f.store
+        .set_switch("churn", false, "test", "incident")
+        .unwrap();
+    f.state.refresh_governance().unwrap();
+    let a = f
+        .post("/v1/usecases/churn/predict", &predict_body(subject))
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.body["fallback"], true);
+    assert_eq!(a.body["objected"], true);
+    assert!(a.body["score"].is_null(), "{}", a.text);
+    let other = f
+        .post("/v1/usecases/churn/predict", &predict_body("c-fine"))
+        .await;
+    assert_eq!(other.body["fallback"], true);
+    assert!(other.body["score"].is_number(), "{}", other.text);
+    assert!(other.body.get("objected").is_none());
+}
