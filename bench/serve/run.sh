@@ -11,10 +11,11 @@
 # Then (issue 5) predict under load while audit events are produced (an API key created
 # every 200 ms through the CLI), without webhooks and with two webhooks subscribed to
 # every event whose receivers fail: one refuses connections (closed port), one accepts
-# and never answers (each attempt waits out its timeout). A failing receiver must not
-# change predict latency.
+# and never answers (each attempt waits out its timeout), in alternating rounds. A
+# failing receiver must not change predict latency.
 # Knobs: ROWS (training rows, 20000), DURATION (s per side, 10), CONNS (16),
-#        STREAM_ROWS (1000000; 0 skips the stream), WEBHOOKS (1; 0 skips that part).
+#        STREAM_ROWS (1000000; 0 skips the stream), WEBHOOKS (1; 0 skips that part),
+#        WEBHOOK_ROUNDS (3: alternating runs without and with the failing webhooks).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROWS=${ROWS:-20000}
@@ -22,6 +23,7 @@ DURATION=${DURATION:-10}
 CONNS=${CONNS:-16}
 STREAM_ROWS=${STREAM_ROWS:-1000000}
 WEBHOOKS=${WEBHOOKS:-1}
+WEBHOOK_ROUNDS=${WEBHOOK_ROUNDS:-3}
 VENV=bench/serve/.venv
 OUT=bench/out/serve
 K_PORT=18080; P_PORT=18081; H_PORT=18082; HANG_PORT=18083; DOWN_PORT=18084
@@ -168,30 +170,42 @@ while True:
   }
   : > "$OUT/webhooks.jsonl"
   echo "  load: $(uptime)"
-  loadbg klartext-quiet; wait $!
-  loadbg klartext-events; LG=$!; events $LG; wait $LG
-  "$KT" webhooks add "http://127.0.0.1:$DOWN_PORT/hook" --events '*' > /dev/null
-  "$KT" webhooks add "http://127.0.0.1:$HANG_PORT/hook" --events '*' > /dev/null
-  sleep 1  # the server's delivery thread picks the subscriptions up on its next pass
-  loadbg klartext-events-failing-webhooks; LG=$!; events $LG; wait $LG
+  # Alternating rounds, so that a change in the machine's other load hits both sides.
+  for round in $(seq 1 "$WEBHOOK_ROUNDS"); do
+    loadbg no-webhooks; LG=$!; events $LG; wait $LG
+    HOOKS=()
+    for port in $DOWN_PORT $HANG_PORT; do
+      HOOKS+=("$("$KT" webhooks add "http://127.0.0.1:$port/hook" --events '*' --json \
+        | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["id"])')")
+    done
+    sleep 1  # the server's delivery thread picks the subscriptions up on its next pass
+    loadbg failing-webhooks; LG=$!; events $LG; wait $LG
+    for h in "${HOOKS[@]}"; do
+      "$KT" webhooks deliveries --webhook "$h" --json > "$OUT/deliveries-$round-$h.json"
+      "$KT" webhooks remove "$h" > /dev/null
+    done
+    sleep 5  # an attempt hanging on the silent receiver runs out (timeout 5 s) before the next round
+  done
   echo "  load: $(uptime)"
-  "$KT" webhooks deliveries --json > "$OUT/deliveries.json" || true
-  "$VENV/bin/python" - "$OUT/webhooks.jsonl" "$OUT/deliveries.json" <<'PY'
+  "$VENV/bin/python" - "$OUT/webhooks.jsonl" "$OUT"/deliveries-*.json <<'PY'
 import json, sys
 r = [json.loads(l) for l in open(sys.argv[1])]
-print(f"\n{'run':34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} {'errors':>7}")
+print(f"\n{'run (audit events during each)':32} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} {'errors':>7}")
 for d in r:
-    print(f"{d['name']:34} {d['rps']:>9.0f} {d['p50_ms']:>8.3f} {d['p99_ms']:>8.3f} {d['p999_ms']:>9.3f} {d['errors']:>7}")
-base, hooks = r[1], r[2]
-print(f"\nfailing webhooks vs none (both with events): req/s {hooks['rps']/base['rps']:.2f}x, "
-      f"p50 {hooks['p50_ms']/base['p50_ms']:.2f}x, p99 {hooks['p99_ms']/base['p99_ms']:.2f}x")
-try:
-    d = json.load(open(sys.argv[2]))
-    rows = d["attempts"]
-    failed = sum(1 for a in rows if not a.get("delivered"))
-    print(f"webhook delivery attempts recorded: {len(rows)}, failed: {failed} (receivers down or hanging, as intended)")
-except Exception as e:
-    print(f"(could not read the delivery attempts: {e})")
+    print(f"{d['name']:32} {d['rps']:>9.0f} {d['p50_ms']:>8.3f} {d['p99_ms']:>8.3f} {d['p999_ms']:>9.3f} {d['errors']:>7}")
+def med(name, k):
+    v = sorted(d[k] for d in r if d["name"] == name)
+    return v[len(v) // 2]
+print("\nmedian over rounds   req/s   p50 ms   p99 ms")
+for n in ("no-webhooks", "failing-webhooks"):
+    print(f"{n:18} {med(n, 'rps'):>7.0f} {med(n, 'p50_ms'):>8.3f} {med(n, 'p99_ms'):>8.3f}")
+print(f"failing / none: req/s {med('failing-webhooks', 'rps') / med('no-webhooks', 'rps'):.2f}x, "
+      f"p50 {med('failing-webhooks', 'p50_ms') / med('no-webhooks', 'p50_ms'):.2f}x, "
+      f"p99 {med('failing-webhooks', 'p99_ms') / med('no-webhooks', 'p99_ms'):.2f}x")
+rows = [a for f in sys.argv[2:] for a in json.load(open(f))["attempts"]]
+failed = sum(1 for a in rows if not a.get("delivered"))
+print(f"webhook delivery attempts during the failing rounds: {len(rows)}, failed: {failed} "
+      "(receivers down or silent, as intended)")
 PY
 fi
 echo "== done: $(uptime)"

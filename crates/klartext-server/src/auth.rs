@@ -12,8 +12,10 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
-/// How long a checked key is trusted without asking the store again: a revocation
-/// takes effect on every server within this time.
+/// How long a checked key is trusted without asking the store again. A revocation
+/// bumps the store's governance version, which every server polls (see
+/// [`crate::GOVERNANCE_POLL`]) and then forgets its checked keys, so it takes effect
+/// within a poll; this bound holds even if that signal were missed.
 pub const KEY_CACHE_TTL: Duration = Duration::from_secs(2);
 
 /// The authenticated caller of a request.
@@ -62,6 +64,14 @@ impl KeyCache {
         map.get(hash)
             .filter(|(_, at)| at.elapsed() < KEY_CACHE_TTL)
             .map(|(k, _)| k.clone())
+    }
+
+    /// Forget every checked key (a key was revoked somewhere).
+    pub(crate) fn clear(&self) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     fn put(&self, hash: [u8; 32], key: Result<Caller, String>) {

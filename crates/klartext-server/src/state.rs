@@ -4,7 +4,8 @@
 //! set serves, as before aliases existed, the newest version whose gates passed. The kill
 //! switch makes a use case answer its fallback. Both live in the store, so every server
 //! process sharing it polls the store's governance version (a counter bumped by every
-//! alias or switch change) and swaps what it serves without a restart.
+//! alias or switch change, and by a key revocation, which empties the cache of checked
+//! keys) and swaps what it serves without a restart.
 
 use crate::error::ServerError;
 use crate::metrics;
@@ -281,16 +282,20 @@ pub(crate) fn start_poller(inner: Weak<crate::Inner>, mut seen: i64) {
                 return;
             };
             match inner.store.governance_version() {
-                Ok(v) if v != seen => match refresh_all(&inner) {
-                    Ok(v) => {
-                        tracing::info!(
-                            governance_version = v,
-                            "aliases or switches changed; now serving the new state"
-                        );
-                        seen = v;
+                Ok(v) if v != seen => {
+                    // A key revocation bumps the version too: forget the checked keys.
+                    inner.keys.clear();
+                    match refresh_all(&inner) {
+                        Ok(v) => {
+                            tracing::info!(
+                                governance_version = v,
+                                "aliases, switches or keys changed; now serving the new state"
+                            );
+                            seen = v;
+                        }
+                        Err(e) => tracing::error!(error = %e, "cannot read governance state"),
                     }
-                    Err(e) => tracing::error!(error = %e, "cannot read governance state"),
-                },
+                }
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "cannot poll governance state"),
             }

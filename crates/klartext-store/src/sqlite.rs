@@ -616,6 +616,9 @@ impl Store for SqliteStore {
             "UPDATE api_keys SET revoked_ms = ?2 WHERE id = ?1",
             params![id, now_ms()],
         )?;
+        // Servers cache checked keys; the governance version they poll tells them to
+        // forget the cache, so a revocation reaches them as fast as a switch.
+        govern::bump(&tx)?;
         append_in(
             &tx,
             &NewAuditEvent {

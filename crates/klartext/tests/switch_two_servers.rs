@@ -2,6 +2,7 @@
 //! second. Two real `klartext serve` processes on one project; the use case is switched
 //! off (and on again) over the API through the first, with an operator key, and the time
 //! until the second answers accordingly is measured from just before the switch call.
+//! A key revoked in the store likewise stops working on a server that cached it.
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -178,11 +179,45 @@ fn switch_off_through_one_server_reaches_a_second_server_process_within_one_seco
     assert_eq!(status, 200, "{body}");
     let on = until_fallback(port_b, &scorer, false, t1);
 
+    // A key revoked (through the CLI, i.e. the store) stops working on a server that had
+    // checked and cached it, within a poll too.
+    let created: Value = serde_json::from_str(&run_ok(
+        klartext(&p).args(["keys", "create", "--role", "scorer", "--json"]),
+    ))
+    .unwrap();
+    let (id, secret) = (
+        created["id"].as_str().unwrap(),
+        created["key"].as_str().unwrap(),
+    );
+    let (status, body) = http(port_b, "POST", PREDICT, secret, BODY);
+    assert_eq!(status, 200, "{body}");
+    let t2 = Instant::now();
+    run_ok(klartext(&p).args(["keys", "revoke", id]));
+    let revoked = loop {
+        let (status, body) = http(port_b, "POST", PREDICT, secret, BODY);
+        if status == 401 {
+            assert_eq!(body["error"]["code"], "key_revoked", "{body}");
+            break t2.elapsed();
+        }
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            t2.elapsed() < Duration::from_secs(10),
+            "the revocation never arrived"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    };
+
     println!(
-        "switch-off reached the second server process in {:.0} ms, switch-on in {:.0} ms (limit 1000 ms)",
+        "switch-off reached the second server process in {:.0} ms, switch-on in {:.0} ms, \
+         a key revocation in {:.0} ms (limit 1000 ms)",
         off.as_secs_f64() * 1e3,
-        on.as_secs_f64() * 1e3
+        on.as_secs_f64() * 1e3,
+        revoked.as_secs_f64() * 1e3
     );
     assert!(off < Duration::from_secs(1), "switch-off took {off:?}");
     assert!(on < Duration::from_secs(1), "switch-on took {on:?}");
+    assert!(
+        revoked < Duration::from_secs(1),
+        "the revocation took {revoked:?}"
+    );
 }
