@@ -153,11 +153,12 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
         .values()
         .flat_map(|u| u.all_loaded())
         .collect();
-    let text = crate::metrics::render(
+    let mut text = crate::metrics::render(
         loaded.iter().map(|s| &s.metrics),
         &state.inner.errors,
         state.inner.usecases.keys().map(String::as_str),
     );
+    crate::metrics::render_log(&mut text, state.inner.log.stats());
     (
         [(
             header::CONTENT_TYPE,

@@ -4,7 +4,9 @@
 //! burst of requests costs one fsync instead of one each.
 
 use klartext_store::{PredictionRecord, Store};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 /// Rows committed in one transaction at most; more wait for the next one.
@@ -15,10 +17,24 @@ enum Message {
     Stop(oneshot::Sender<()>),
 }
 
+/// What the writer did so far (for `/metrics`): commits, rows in them, time spent.
+#[derive(Debug, Default)]
+pub struct LogStats {
+    /// Transactions committed (each one `fsync`).
+    pub commits: AtomicU64,
+    /// Rows committed; rows / commits is the mean group size.
+    pub rows: AtomicU64,
+    /// Time spent writing and committing, in microseconds.
+    pub commit_us: AtomicU64,
+    /// Groups whose commit failed (their requests were answered 503).
+    pub failed: AtomicU64,
+}
+
 /// A handle to the writer; cheap to clone.
 #[derive(Clone)]
 pub struct PredictionLog {
     tx: mpsc::UnboundedSender<Message>,
+    stats: Arc<LogStats>,
 }
 
 impl std::fmt::Debug for PredictionLog {
@@ -35,11 +51,18 @@ impl PredictionLog {
     /// Start the writer thread.
     pub fn start(store: Arc<dyn Store>) -> PredictionLog {
         let (tx, rx) = mpsc::unbounded_channel();
+        let stats = Arc::new(LogStats::default());
+        let s = stats.clone();
         std::thread::Builder::new()
             .name("klartext-log".into())
-            .spawn(move || writer(store, rx))
+            .spawn(move || writer(store, rx, &s))
             .expect("the prediction log thread starts");
-        PredictionLog { tx }
+        PredictionLog { tx, stats }
+    }
+
+    /// The writer's counters.
+    pub fn stats(&self) -> &LogStats {
+        &self.stats
     }
 
     /// Log rows durably; returns once they are committed.
@@ -63,7 +86,7 @@ impl PredictionLog {
     }
 }
 
-fn writer(store: Arc<dyn Store>, mut rx: mpsc::UnboundedReceiver<Message>) {
+fn writer(store: Arc<dyn Store>, mut rx: mpsc::UnboundedReceiver<Message>, stats: &LogStats) {
     let mut stop: Option<oneshot::Sender<()>> = None;
     while stop.is_none() {
         let Some(first) = rx.blocking_recv() else {
@@ -98,6 +121,7 @@ fn writer(store: Arc<dyn Store>, mut rx: mpsc::UnboundedReceiver<Message>) {
                 take(m, &mut rows, &mut stop);
             }
         }
+        let started = Instant::now();
         let ok = match store.log_predictions(&rows) {
             Ok(()) => true,
             Err(e) => {
@@ -105,6 +129,17 @@ fn writer(store: Arc<dyn Store>, mut rx: mpsc::UnboundedReceiver<Message>) {
                 false
             }
         };
+        if !rows.is_empty() {
+            stats
+                .commit_us
+                .fetch_add(started.elapsed().as_micros() as u64, Relaxed);
+            if ok {
+                stats.commits.fetch_add(1, Relaxed);
+                stats.rows.fetch_add(rows.len() as u64, Relaxed);
+            } else {
+                stats.failed.fetch_add(1, Relaxed);
+            }
+        }
         for ack in acks {
             // A handler whose client went away no longer listens; its row is logged anyway.
             let _ = ack.send(ok);

@@ -213,3 +213,36 @@ fn escape(v: &str) -> String {
         .replace('"', "\\\"")
         .replace('\n', "\\n")
 }
+
+/// The prediction log writer's counters, appended to the exposition text.
+pub(crate) fn render_log(out: &mut String, stats: &crate::log::LogStats) {
+    let counters = [
+        (
+            "klartext_log_commits_total",
+            "Prediction log transactions committed (one fsync each).",
+            stats.commits.load(Relaxed),
+        ),
+        (
+            "klartext_log_rows_total",
+            "Prediction log rows committed; divided by commits, the mean group size.",
+            stats.rows.load(Relaxed),
+        ),
+        (
+            "klartext_log_failed_commits_total",
+            "Prediction log groups whose commit failed (their requests were answered 503).",
+            stats.failed.load(Relaxed),
+        ),
+    ];
+    for (name, help, v) in counters {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+        );
+    }
+    let name = "klartext_log_commit_seconds_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Time spent writing and committing prediction log groups.\n# TYPE {name} counter\n{name} {}",
+        stats.commit_us.load(Relaxed) as f64 / 1e6
+    );
+}

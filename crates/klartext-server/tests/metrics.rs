@@ -1,5 +1,6 @@
 //! `/metrics` counts error answers per use case and error code, besides the totals by
-//! code; an unknown use case id in a URL gets no series of its own.
+//! code; an unknown use case id in a URL gets no series of its own. It also shows the
+//! prediction log writer's commits, rows and commit time (mean group size).
 
 mod common;
 
@@ -64,4 +65,13 @@ async fn metrics_count_errors_by_use_case_and_code() {
     assert_eq!(total("invalid_features"), Some(2));
     assert_eq!(total("unknown_use_case"), Some(1));
     assert_eq!(total("no_model"), Some(1));
+    // The prediction log writer's counters: the one answered prediction was committed.
+    assert!(value(t, "klartext_log_commits_total").unwrap() >= 1, "{t}");
+    assert!(value(t, "klartext_log_rows_total").unwrap() >= 1, "{t}");
+    assert_eq!(
+        value(t, "klartext_log_failed_commits_total"),
+        Some(0),
+        "{t}"
+    );
+    assert!(t.contains("\nklartext_log_commit_seconds_total "), "{t}");
 }
