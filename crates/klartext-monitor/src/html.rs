@@ -110,7 +110,7 @@ figure{{margin:0;border:1px solid #eee;padding:6px}}figcaption{{font-size:13px}}
                 h,
                 "<tr><td>{} to {}</td><td>{}</td><td>{}</td><td{}>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 date(w.from_ms),
-                date(w.to_ms - 1),
+                date((w.to_ms - 1).min(r.generated_ms)),
                 w.n,
                 w.positives,
                 if w.degraded { " class=\"alert\"" } else { "" },
@@ -175,6 +175,21 @@ fn histogram_svg(hg: &Histogram) -> String {
         h - pad,
         w - pad
     );
+    if hg.edges.is_empty() {
+        // Categories: a short label under every bar.
+        for (i, l) in hg.labels.iter().enumerate() {
+            let short: String = l.chars().take(12).collect();
+            let _ = write!(
+                s,
+                "<text x=\"{:.1}\" y=\"{}\" font-size=\"9\" text-anchor=\"middle\">{}</text>",
+                pad + slot * (i as f64 + 0.5),
+                h - 5.0,
+                esc(&short)
+            );
+        }
+        s.push_str("</svg>");
+        return s;
+    }
     let (left, right) = if !hg.edges.is_empty() {
         (short(hg.edges[0]), short(*hg.edges.last().expect("edges")))
     } else {

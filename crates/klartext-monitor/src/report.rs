@@ -172,7 +172,12 @@ pub fn conclude(report: &mut MonitoringReport, min_rows: u32, psi_threshold: f64
             text: "No feedback yet: live performance is unknown.".into(),
         }),
         Some((p, w)) => {
-            let span = format!("{} to {}", date(w.from_ms), date(w.to_ms - 1));
+            // The current window is still open: it runs until now.
+            let span = format!(
+                "{} to {}",
+                date(w.from_ms),
+                date((w.to_ms - 1).min(report.generated_ms))
+            );
             let base = p
                 .baseline
                 .auc
@@ -307,11 +312,12 @@ fn column_findings(c: &ColumnDrift, psi_threshold: f64, f: &mut Vec<Finding>) {
 }
 
 fn num(x: Option<f64>) -> String {
+    let trimmed = |s: String| s.trim_end_matches('0').trim_end_matches('.').to_owned();
     match x {
         None => "none".into(),
         Some(v) if v == v.round() && v.abs() < 1e15 => format!("{v:.0}"),
-        Some(v) if v.abs() >= 100.0 => format!("{v:.1}"),
-        Some(v) => format!("{v:.3}"),
+        Some(v) if v.abs() >= 100.0 => trimmed(format!("{v:.1}")),
+        Some(v) => trimmed(format!("{v:.3}")),
     }
 }
 

@@ -214,7 +214,11 @@ fn text(r: &MonitoringReport) -> String {
         for w in &p.windows {
             out.push_str(&format!(
                 "{:<25} {:>8} {:>8} {:>7} {:>9} {:>12}{}\n",
-                format!("{} to {}", date(w.from_ms), date(w.to_ms - 1)),
+                format!(
+                    "{} to {}",
+                    date(w.from_ms),
+                    date((w.to_ms - 1).min(r.generated_ms))
+                ),
                 w.n,
                 w.positives,
                 f(w.auc),
