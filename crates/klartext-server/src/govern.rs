@@ -62,7 +62,7 @@ fn fallback_row(
     off: &Switch,
     caller: &Caller,
     item: &Value,
-    objected: &std::collections::HashSet<String>,
+    objected: &crate::subjects::ObjectedSet,
     started: Instant,
 ) -> Result<(PredictionRecord, Value), ApiError> {
     let subject_id = subject_of(item);

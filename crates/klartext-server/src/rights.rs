@@ -410,12 +410,32 @@ pub fn exclude_objected(
         .into_iter()
         .map(|o| o.subject_id)
         .collect();
-    if objected.is_empty() {
+    let erased = store.suppression()?;
+    if objected.is_empty() && erased.is_empty() {
         return Ok((frame, 0));
     }
-    let rows: HashSet<usize> = matching_rows(&frame, &uc.data.id, &objected)
+    let mut rows: HashSet<usize> = matching_rows(&frame, &uc.data.id, &objected)
         .into_iter()
         .collect();
+    // Subjects erased after objecting are known only by a keyed hash: test each id.
+    if !erased.is_empty() {
+        if let Some(col) = frame.column(&uc.data.id) {
+            match &col.data {
+                klartext_core::ColumnData::Str(s) => {
+                    let hit: Vec<bool> = s.levels.iter().map(|l| erased.contains(l)).collect();
+                    rows.extend(s.codes.iter().enumerate().filter_map(|(i, &c)| {
+                        (c != klartext_core::MISSING_CODE && hit[c as usize]).then_some(i)
+                    }));
+                }
+                klartext_core::ColumnData::Num(v) => {
+                    rows.extend(v.iter().enumerate().filter_map(|(i, &x)| {
+                        (!x.is_nan() && erased.contains(&klartext_core::frame::format_number(x)))
+                            .then_some(i)
+                    }));
+                }
+            }
+        }
+    }
     if rows.is_empty() {
         return Ok((frame, 0));
     }

@@ -26,15 +26,28 @@ use std::time::{Duration, Instant};
 /// How often a server runs retention.
 pub const RETENTION_EVERY: Duration = Duration::from_secs(60 * 60);
 
-/// The ids of subjects who objected, as this process last read them.
+/// The subjects who objected, as this process last read them: their ids, and the keyed
+/// hashes of those erased since.
 #[derive(Debug, Default)]
 pub(crate) struct Objected {
-    ids: RwLock<Arc<HashSet<String>>>,
+    set: RwLock<Arc<ObjectedSet>>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct ObjectedSet {
+    ids: HashSet<String>,
+    erased: klartext_store::Suppression,
+}
+
+impl ObjectedSet {
+    pub(crate) fn contains(&self, subject: &str) -> bool {
+        self.ids.contains(subject) || self.erased.contains(subject)
+    }
 }
 
 impl Objected {
-    pub(crate) fn current(&self) -> Arc<HashSet<String>> {
-        self.ids.read().unwrap_or_else(|e| e.into_inner()).clone()
+    pub(crate) fn current(&self) -> Arc<ObjectedSet> {
+        self.set.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Re-read from the store (at start, and whenever the governance version moves).
@@ -44,7 +57,9 @@ impl Objected {
             .into_iter()
             .map(|o| o.subject_id)
             .collect();
-        *self.ids.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ids);
+        let erased = store.suppression()?;
+        *self.set.write().unwrap_or_else(|e| e.into_inner()) =
+            Arc::new(ObjectedSet { ids, erased });
         Ok(())
     }
 }
@@ -52,7 +67,7 @@ impl Objected {
 /// What a request's route must honour besides its models.
 #[derive(Clone, Default)]
 pub(crate) struct Policy {
-    pub objected: Arc<HashSet<String>>,
+    pub objected: Arc<ObjectedSet>,
     /// The use case has `significant_effect = true`: decisions wait for a person.
     pub review: bool,
 }

@@ -557,3 +557,64 @@ async fn a_switched_off_use_case_gives_no_fallback_score_to_an_objected_subject(
     assert!(other.body["score"].is_number(), "{}", other.text);
     assert!(other.body.get("objected").is_none());
 }
+
+/// Regression: erasing a subject deleted their objection, so the same id sent again was
+/// scored. The objection now outlives the erasure as a keyed hash; no id is kept.
+#[tokio::test]
+async fn an_objection_outlives_the_erasure_of_its_subject() {
+    let f = fixture();
+    let subject = "c-object-then-erase";
+    let o = f
+        .post(&format!("/v1/subjects/{subject}/objection"), &json!({}))
+        .await;
+    assert_eq!(o.status, 201, "{}", o.text);
+    let uri = format!("/v1/subjects/{subject}");
+    let erased = f.call("DELETE", &uri, Some(&admin(&f)), None, "").await;
+    assert_eq!(erased.status, 200, "{}", erased.text);
+
+    // Nothing names the subject any more...
+    let found = rights::find(f.store.as_ref(), &usecases(), subject, None).unwrap();
+    assert!(found.is_empty(), "{found:?}");
+    let db = rusqlite::Connection::open(f.dir.path().join("klartext.db")).unwrap();
+    let kept: Vec<String> = db
+        .prepare("SELECT subject_hmac FROM suppressed_subjects")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(kept.len(), 1);
+    assert!(!kept[0].contains(subject) && kept[0].len() == 64);
+    assert_eq!(f.store.verify_audit().unwrap(), None);
+
+    // ...yet when the id comes back it is still not scored, here and after a reload.
+    f.state.refresh_governance().unwrap();
+    let again = f
+        .post("/v1/usecases/churn/predict", &predict_body(subject))
+        .await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(again.body["objected"], true, "{}", again.text);
+    assert!(again.body["score"].is_null());
+    let other = f
+        .post(
+            "/v1/usecases/churn/predict",
+            &predict_body("c-someone-else"),
+        )
+        .await;
+    assert!(other.body["score"].is_number(), "{}", other.text);
+
+    // Training leaves the returning subject's rows out too.
+    let frame = klartext_core::Frame {
+        n_rows: 3,
+        columns: vec![klartext_core::Column {
+            name: "customer_id".into(),
+            data: klartext_core::ColumnData::Str(klartext_core::StrColumn {
+                codes: vec![0, 1, 0],
+                levels: vec![subject.into(), "c-someone-else".into()],
+            }),
+        }],
+    };
+    let (kept, excluded) =
+        rights::exclude_objected(f.store.as_ref(), frame, &usecase("churn")).unwrap();
+    assert_eq!((kept.n_rows, excluded), (1, 2));
+}

@@ -26,7 +26,7 @@ pub use monitoring::{MonitoredOutcome, VisitMonitored};
 pub use sqlite::SqliteStore;
 pub use subjects::{
     check_audit_purge, ErasedDataset, Erasure, ErasureReport, Objection, PurgeReport,
-    RetentionRule, Review, ReviewOrigin, ReviewStatus, SnapshotRewrite, SubjectRecords,
+    RetentionRule, Review, ReviewOrigin, ReviewStatus, SnapshotRewrite, SubjectRecords, Suppression,
     AUDIT_MIN_RETENTION_DAYS,
 };
 pub use webhooks::{PendingDelivery, Webhook, WebhookAttempt};
@@ -448,6 +448,9 @@ pub trait Store: Send + Sync {
 
     /// Every objection, oldest first.
     fn objections(&self) -> Result<Vec<Objection>>;
+
+    /// Objections of erased subjects, kept as keyed hashes of their ids.
+    fn suppression(&self) -> Result<Suppression>;
 
     /// Review items, oldest first, optionally of one status and one use case. Items are
     /// queued by `log_predictions` for served rows whose output has `"review": "pending"`.

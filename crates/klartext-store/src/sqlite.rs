@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../migrations/0007_webhooks.sql")),
     (8, include_str!("../migrations/0008_monitoring.sql")),
     (9, include_str!("../migrations/0009_subjects.sql")),
+    (10, include_str!("../migrations/0010_suppression.sql")),
 ];
 
 pub struct SqliteStore {
@@ -950,6 +951,10 @@ impl Store for SqliteStore {
 
     fn objections(&self) -> Result<Vec<crate::Objection>> {
         crate::subjects::objections(&self.lock())
+    }
+
+    fn suppression(&self) -> Result<crate::Suppression> {
+        crate::subjects::suppression(&self.lock())
     }
 
     fn reviews(

@@ -438,6 +438,15 @@ pub(crate) fn erase(tx: &Transaction<'_>, e: &Erasure) -> Result<ErasureReport> 
         "DELETE FROM objections WHERE subject_id = ?1",
         [&e.subject_id],
     )? > 0;
+    if objection_removed {
+        // The objection outlives the erasure, as a keyed hash: if the subject's data
+        // comes back, they are still not scored.
+        let key = suppression_key(tx)?;
+        tx.execute(
+            "INSERT OR IGNORE INTO suppressed_subjects (subject_hmac, since_ms) VALUES (?1, ?2)",
+            params![keyed(&key, &e.subject_id), now_ms()],
+        )?;
+    }
     let mut report = ErasureReport {
         datasets,
         predictions_pseudonymised: ids.len() as u64,
@@ -458,6 +467,7 @@ pub(crate) fn erase(tx: &Transaction<'_>, e: &Erasure) -> Result<ErasureReport> 
                 "feedback_deleted": report.feedback_deleted,
                 "reviews_cleared": report.reviews_cleared,
                 "objection_removed": report.objection_removed,
+                "objection_kept_as_keyed_hash": report.objection_removed,
             }),
         ),
     )?;
@@ -554,6 +564,63 @@ pub(crate) fn object(
         ),
     )?;
     Ok((o, true))
+}
+
+/// Subjects whose objection outlived their erasure, as keyed hashes of their ids: no id
+/// is kept, yet a returning id is recognised.
+#[derive(Clone, Default)]
+pub struct Suppression {
+    key: Vec<u8>,
+    hashes: std::collections::HashSet<String>,
+}
+
+impl std::fmt::Debug for Suppression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The key stays out of logs.
+        f.debug_struct("Suppression")
+            .field("subjects", &self.hashes.len())
+            .finish()
+    }
+}
+
+impl Suppression {
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    /// Whether this subject id objected and was erased since.
+    pub fn contains(&self, subject: &str) -> bool {
+        !self.hashes.is_empty() && self.hashes.contains(&keyed(&self.key, subject))
+    }
+}
+
+/// Hex HMAC-SHA256 of a subject id under the store's suppression key.
+fn keyed(key: &[u8], subject: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(subject.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+fn suppression_key(conn: &Connection) -> Result<Vec<u8>> {
+    Ok(conn.query_row(
+        "SELECT key FROM store_keys WHERE name = 'suppression'",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+pub(crate) fn suppression(conn: &Connection) -> Result<Suppression> {
+    let key = suppression_key(conn)?;
+    let mut stmt = conn.prepare("SELECT subject_hmac FROM suppressed_subjects")?;
+    let hashes = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Suppression { key, hashes })
 }
 
 pub(crate) fn objections(conn: &Connection) -> Result<Vec<Objection>> {

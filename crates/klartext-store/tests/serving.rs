@@ -38,7 +38,7 @@ fn record(id: &str) -> PredictionRecord {
 fn keys_are_created_listed_and_revoked_with_audit_events() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 9);
+    assert_eq!(store.schema_version().unwrap(), 10);
     store
         .create_key(&key("key_1", "h1", KeyRole::Scorer))
         .unwrap();
