@@ -90,7 +90,7 @@ pub(crate) fn objected_row(
     item: &Value,
     started: Instant,
 ) -> Result<Option<(PredictionRecord, Value, Arc<Served>)>, String> {
-    let Some(subject) = subject.filter(|s| route.policy.objected.contains(*s)) else {
+    let Some(subject) = subject.filter(|s| route.policy.objected.contains(s)) else {
         return Ok(None);
     };
     let mut b = [0u8; 12];
