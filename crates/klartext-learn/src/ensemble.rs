@@ -340,10 +340,24 @@ impl TreeEnsemble {
     /// Exact path-dependent TreeSHAP values of one row: `n_features` contributions
     /// whose sum plus [`TreeEnsemble::expected_value`] equals the raw score.
     pub fn shap_values(&self, row: &[f64]) -> Vec<f64> {
+        self.shap_values_and_expected_value(row).0
+    }
+
+    /// [`TreeEnsemble::shap_values`] and [`TreeEnsemble::expected_value`] (bitwise the
+    /// same numbers) from one walk of the trees: TreeSHAP visits every node anyway, and
+    /// each call returns its subtree's expectation. The path storage grows as deep as
+    /// the trees go, so no walk is needed to measure their depth first.
+    pub fn shap_values_and_expected_value(&self, row: &[f64]) -> (Vec<f64>, f64) {
         let mut phi = vec![0.0; self.n_features];
-        let mut ws = ShapWorkspace::new(self.max_depth());
-        self.shap_into(row, &mut phi, &mut ws);
-        phi
+        let mut path = Vec::with_capacity(64);
+        let per_tree = self
+            .roots
+            .iter()
+            .map(|&root| {
+                self.tree_shap(row, &mut phi, &mut path, root as usize, 0, 0, 1.0, 1.0, -1)
+            })
+            .sum::<f64>();
+        (phi, self.base_score + per_tree)
     }
 
     fn shap_into(&self, row: &[f64], phi: &mut [f64], ws: &mut ShapWorkspace) {
@@ -376,7 +390,9 @@ impl TreeEnsemble {
 
     /// Algorithm 2 of Lundberg, Erion & Lee (2018), in the shape of the reference
     /// implementation shared by the `shap` package and LightGBM. `path` holds the
-    /// stack of unique paths; this call's path starts at `start`.
+    /// stack of unique paths; this call's path starts at `start`. Returns the
+    /// cover-weighted mean output of the subtree at `node`, computed exactly as
+    /// `subtree_expectation` does.
     #[allow(clippy::too_many_arguments)]
     fn tree_shap(
         &self,
@@ -389,7 +405,7 @@ impl TreeEnsemble {
         parent_zero: f64,
         parent_one: f64,
         parent_feature: i64,
-    ) {
+    ) -> f64 {
         // This call's path lives right after the parent's live elements.
         let here = start + unique_depth;
         if path.len() < here + unique_depth + 1 {
@@ -408,7 +424,7 @@ impl TreeEnsemble {
                 let el = &p[i];
                 phi[el.feature as usize] += w * (el.one - el.zero) * n.value;
             }
-            return;
+            return n.value;
         }
         let hot = if self.goes_left(n, row[n.feature as usize]) {
             n.left
@@ -434,7 +450,7 @@ impl TreeEnsemble {
             unwind_path(p, unique_depth, k);
             unique_depth -= 1;
         }
-        self.tree_shap(
+        let hot_e = self.tree_shap(
             row,
             phi,
             path,
@@ -445,7 +461,7 @@ impl TreeEnsemble {
             incoming_one,
             feature,
         );
-        self.tree_shap(
+        let cold_e = self.tree_shap(
             row,
             phi,
             path,
@@ -456,6 +472,13 @@ impl TreeEnsemble {
             0.0,
             feature,
         );
+        let (l, r) = (&self.nodes[n.left as usize], &self.nodes[n.right as usize]);
+        let (left_e, right_e) = if hot == n.left as usize {
+            (hot_e, cold_e)
+        } else {
+            (cold_e, hot_e)
+        };
+        (l.cover * left_e + r.cover * right_e) / (l.cover + r.cover)
     }
 }
 
@@ -607,6 +630,28 @@ mod tests {
             let phi = e.shap_values(&row);
             let s: f64 = phi.iter().sum::<f64>() + e.expected_value();
             assert!((s - e.predict_raw(&row)).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn one_walk_gives_the_same_bits_as_two() {
+        let mut e = small();
+        e.push_tree(
+            vec![
+                Node::numeric(1, 0.3, false, 1, 2, 10.0),
+                Node::leaf(-0.7, 3.0),
+                Node::numeric(0, 2.0, true, 3, 4, 7.0),
+                Node::leaf(0.1, 5.0),
+                Node::leaf(1.3, 2.0),
+            ],
+            &[],
+        );
+        for row in [[0.0, 0.0], [0.0, 5.0], [3.0, 0.1], [f64::NAN, f64::NAN]] {
+            let (phi, ev) = e.shap_values_and_expected_value(&row);
+            assert_eq!(ev.to_bits(), e.expected_value().to_bits());
+            let mut two = vec![0.0; 2];
+            e.shap_into(&row, &mut two, &mut ShapWorkspace::new(e.max_depth()));
+            assert_eq!(phi, two);
         }
     }
 

@@ -272,10 +272,101 @@ pub(crate) fn explain_flag(
     }
 }
 
+/// The answer to one row. A scored row's answer is serialised straight from its parts;
+/// the bytes are the same as those of the JSON object built from them (keys in the
+/// sorted order of `serde_json`'s map), without building and dropping that tree.
+pub(crate) enum Answer {
+    Scored(Box<ScoredAnswer>),
+    /// Any other answer (an objection, a decision held for review, a stream's line error).
+    Other(Value),
+}
+
+/// What a scored row answers; see [`Answer`].
+pub(crate) struct ScoredAnswer {
+    prediction_id: String,
+    use_case: String,
+    model_version: String,
+    score: f64,
+    label: Option<String>,
+    reasons: Vec<String>,
+    warnings: Vec<FieldProblem>,
+    /// Absent with `?explain=false`.
+    explanation: Option<Vec<klartext_train::reasons::Contribution>>,
+    /// The line number of a streamed answer.
+    line: Option<u64>,
+}
+
+impl Answer {
+    /// Number a streamed answer with its line.
+    pub(crate) fn set_line(&mut self, line: u64) {
+        match self {
+            Answer::Scored(a) => a.line = Some(line),
+            Answer::Other(v) => v["line"] = line.into(),
+        }
+    }
+
+    /// The answer as a JSON tree (for the rare paths that edit it).
+    fn into_value(self) -> Value {
+        match self {
+            Answer::Scored(a) => serde_json::to_value(&*a).expect("answers serialise"),
+            Answer::Other(v) => v,
+        }
+    }
+}
+
+impl serde::Serialize for Answer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Answer::Scored(a) => a.serialize(s),
+            Answer::Other(v) => v.serialize(s),
+        }
+    }
+}
+
+impl serde::Serialize for ScoredAnswer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        struct Item<'a>(&'a klartext_train::reasons::Contribution);
+        impl serde::Serialize for Item<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(Some(3))?;
+                m.serialize_entry("contribution", &self.0.contribution)?;
+                m.serialize_entry("feature", &self.0.feature)?;
+                m.serialize_entry("value", &self.0.value)?;
+                m.end()
+            }
+        }
+        struct Items<'a>(&'a [klartext_train::reasons::Contribution]);
+        impl serde::Serialize for Items<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.iter().map(Item))
+            }
+        }
+        // Keys in sorted order, as a `serde_json::Map` holds them.
+        let n = 8 + usize::from(self.explanation.is_some()) + usize::from(self.line.is_some());
+        let mut m = s.serialize_map(Some(n))?;
+        if let Some(e) = &self.explanation {
+            m.serialize_entry("explanation", &Items(e))?;
+        }
+        m.serialize_entry("fallback", &false)?;
+        m.serialize_entry("label", &self.label)?;
+        if let Some(l) = self.line {
+            m.serialize_entry("line", &l)?;
+        }
+        m.serialize_entry("model_version", &self.model_version)?;
+        m.serialize_entry("prediction_id", &self.prediction_id)?;
+        m.serialize_entry("reasons", &self.reasons)?;
+        m.serialize_entry("score", &self.score)?;
+        m.serialize_entry("use_case", &self.use_case)?;
+        m.serialize_entry("warnings", &self.warnings)?;
+        m.end()
+    }
+}
+
 /// One scored row, ready to log and to answer.
 pub(crate) struct Row {
     pub record: PredictionRecord,
-    pub answer: Value,
+    pub answer: Answer,
     /// The model that answered (champion, or a canary challenger), for its metrics.
     pub by: Arc<Served>,
     /// A shadow challenger's prediction of the same request: logged, never answered.
@@ -284,7 +375,7 @@ pub(crate) struct Row {
 
 impl Row {
     /// The log rows: the answered one, then the shadow's.
-    pub(crate) fn records(self, into: &mut Vec<PredictionRecord>) -> (Value, Arc<Served>) {
+    pub(crate) fn records(self, into: &mut Vec<PredictionRecord>) -> (Answer, Arc<Served>) {
         into.push(self.record);
         into.extend(self.shadow);
         (self.answer, self.by)
@@ -340,7 +431,7 @@ pub(crate) fn score_one(
     {
         return Ok(Row {
             record,
-            answer,
+            answer: Answer::Other(answer),
             by,
             shadow: None,
         });
@@ -356,7 +447,11 @@ pub(crate) fn score_one(
         prefix,
         started,
     )?;
-    crate::subjects::hold_for_review(route, &mut record, &mut answer);
+    if route.policy.review {
+        let mut held = answer.into_value();
+        crate::subjects::hold_for_review(route, &mut record, &mut held);
+        answer = Answer::Other(held);
+    }
     let shadow = shadow.and_then(|sh| {
         match score_with(
             usecase,
@@ -440,7 +535,7 @@ fn score_with(
     explain: bool,
     prefix: &str,
     started: Instant,
-) -> Result<(PredictionRecord, Value), Vec<FieldProblem>> {
+) -> Result<(PredictionRecord, Answer), Vec<FieldProblem>> {
     let problem = |field: &str, message: &str| {
         vec![FieldProblem {
             field: format!("{prefix}{field}"),
@@ -475,52 +570,39 @@ fn score_with(
         subject_id.as_deref(),
         features,
     )));
-    let mut answer = json!({
-        "prediction_id": prediction_id,
-        "use_case": usecase,
-        "model_version": served.version,
-        "score": scored.score,
-        "label": scored.label,
-        "reasons": scored.reasons,
-        "fallback": false,
-        "warnings": checked.warnings,
-    });
-    if explain {
-        answer["explanation"] = explanation_value(scored.explanation);
-    }
+    let features = Some(enc.log_row(&scored.row, |i| checked.values[i].as_deref()));
+    // The log's output: `{"label", "reasons", "score"}`, as the store expects it.
+    let mut output = Map::new();
+    output.insert("label".into(), Value::from(scored.label.clone()));
+    output.insert("reasons".into(), Value::from(scored.reasons.clone()));
+    output.insert("score".into(), Value::from(scored.score));
     let record = PredictionRecord {
-        prediction_id,
+        prediction_id: prediction_id.clone(),
         at_ms: klartext_store::now_ms(),
         usecase_id: usecase.to_owned(),
         model_version: served.version.clone(),
         subject_id,
         input_digest: digest,
-        output: json!({ "score": scored.score, "label": scored.label, "reasons": scored.reasons }),
+        output: Value::Object(output),
         latency_us: started.elapsed().as_micros() as i64,
         caller: caller.key_id.clone(),
         fallback: false,
         role: PredictionRole::Served,
         score: Some(scored.score),
-        features: Some(enc.log_row(&scored.row, |i| checked.values[i].as_deref())),
+        features,
     };
+    let answer = Answer::Scored(Box::new(ScoredAnswer {
+        prediction_id,
+        use_case: usecase.to_owned(),
+        model_version: served.version.clone(),
+        score: scored.score,
+        label: scored.label,
+        reasons: scored.reasons,
+        warnings: checked.warnings,
+        explanation: explain.then_some(scored.explanation),
+        line: None,
+    }));
     Ok((record, answer))
-}
-
-/// The contributions as the answer's `explanation` (the same JSON as serialising them,
-/// built by moving their strings instead of copying them).
-fn explanation_value(contributions: Vec<klartext_train::reasons::Contribution>) -> Value {
-    Value::Array(
-        contributions
-            .into_iter()
-            .map(|c| {
-                let mut m = Map::new();
-                m.insert("feature".into(), Value::String(c.feature));
-                m.insert("value".into(), Value::String(c.value));
-                m.insert("contribution".into(), Value::from(c.contribution));
-                Value::Object(m)
-            })
-            .collect(),
-    )
 }
 
 /// Commit the rows to the prediction log; only then may the answer go out.
@@ -652,7 +734,7 @@ pub(crate) async fn predict_batch(
     }
     log_rows(&state, records).await?;
     observe(&by, started.elapsed().as_micros() as u64);
-    Ok(Json(Value::Array(answers)).into_response())
+    Ok(Json(answers).into_response())
 }
 
 pub(crate) async fn get_prediction(
@@ -749,4 +831,72 @@ pub(crate) async fn feedback(
         Json(json!({ "prediction_id": fb.prediction_id, "stored": true })),
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Answer, ScoredAnswer};
+    use crate::error::FieldProblem;
+    use klartext_train::reasons::Contribution;
+    use serde_json::json;
+
+    /// The scored answer serialises to the very bytes of the JSON object built from the
+    /// same parts, whatever is present.
+    #[test]
+    fn scored_answer_bytes_equal_those_of_the_json_object() {
+        let explanation = vec![
+            Contribution {
+                feature: "contract".into(),
+                value: "two \"year\"".into(),
+                contribution: -1.0689711959474664,
+            },
+            Contribution {
+                feature: "age".into(),
+                value: "missing".into(),
+                contribution: 0.0,
+            },
+        ];
+        let warnings = vec![FieldProblem {
+            field: "features.age".into(),
+            message: "150 is outside the range".into(),
+        }];
+        for (score, label, explain, line) in [
+            (0.15636229166752552, Some("No"), true, None),
+            (1e-300, None, false, Some(7u64)),
+            (f64::NAN, Some("Yes"), true, Some(0)),
+        ] {
+            let answer = Answer::Scored(Box::new(ScoredAnswer {
+                prediction_id: "pr_0123".into(),
+                use_case: "churn".into(),
+                model_version: "c1559f3e4f34".into(),
+                score,
+                label: label.map(str::to_owned),
+                reasons: vec!["contract = two year lowers the likelihood of churn".into()],
+                warnings: warnings.clone(),
+                explanation: explain.then(|| explanation.clone()),
+                line,
+            }));
+            let mut tree = json!({
+                "prediction_id": "pr_0123",
+                "use_case": "churn",
+                "model_version": "c1559f3e4f34",
+                "score": score,
+                "label": label,
+                "reasons": ["contract = two year lowers the likelihood of churn"],
+                "fallback": false,
+                "warnings": warnings,
+            });
+            if explain {
+                tree["explanation"] = serde_json::to_value(&explanation).unwrap();
+            }
+            if let Some(l) = line {
+                tree["line"] = l.into();
+            }
+            assert_eq!(
+                serde_json::to_string(&answer).unwrap(),
+                serde_json::to_string(&tree).unwrap()
+            );
+            assert_eq!(answer.into_value(), tree);
+        }
+    }
 }

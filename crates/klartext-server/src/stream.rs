@@ -18,7 +18,7 @@
 //! - A log failure or a beginning shutdown ends the stream with one error object naming
 //!   the first line not answered.
 
-use crate::api::{log_rows, observe, route, score_one};
+use crate::api::{log_rows, observe, route, score_one, Answer};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorCode};
 use crate::state::Route;
@@ -197,7 +197,7 @@ impl Streamer {
                 return Err(Stop);
             }
         };
-        let mut answers: Vec<Value> = Vec::with_capacity(block.len());
+        let mut answers: Vec<Answer> = Vec::with_capacity(block.len());
         let mut records = Vec::new();
         let mut by = Vec::new();
         for p in block {
@@ -217,13 +217,13 @@ impl Streamer {
             match result {
                 Ok(row) => {
                     let (mut a, s) = row.records(&mut records);
-                    a["line"] = line.into();
+                    a.set_line(line);
                     answers.push(a);
                     by.push(s);
                 }
                 Err(e) => {
                     self.state.inner.errors.count(e.code, Some(&self.usecase));
-                    answers.push(line_error(line, &e));
+                    answers.push(Answer::Other(line_error(line, &e)));
                 }
             }
         }

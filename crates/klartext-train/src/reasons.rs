@@ -35,6 +35,20 @@ pub fn reasons(
     target: &str,
     k: usize,
 ) -> Vec<String> {
+    reasons_of(encoder, e, &contributions(encoder, row, e), task, target, k)
+}
+
+/// [`reasons`] from the contributions [`contributions`] returned for the same row and
+/// explanation, so that a caller who needs both ranks and describes the features once.
+pub fn reasons_of(
+    encoder: &Encoder,
+    e: &Explanation,
+    contributions: &[Contribution],
+    task: Task,
+    target: &str,
+    k: usize,
+) -> Vec<String> {
+    // Summed in schema order, as always (the order decides the last bits).
     let total: f64 = e.contributions.iter().map(|c| c.abs()).sum();
     let is_label = |name: &str| {
         encoder
@@ -46,8 +60,8 @@ pub fn reasons(
                     || f.kind == klartext_core::ColumnKind::Boolean
             })
     };
-    contributions(encoder, row, e)
-        .into_iter()
+    contributions
+        .iter()
         .filter(|c| total > 0.0 && c.contribution.abs() >= 0.01 * total && c.contribution != 0.0)
         .take(k)
         .map(|c| {
@@ -57,15 +71,15 @@ pub fn reasons(
                 "lowers"
             };
             let what = match task {
-                Task::BinaryClassification => format!("the likelihood of {target}"),
-                Task::Regression => format!("the predicted {target}"),
+                Task::BinaryClassification => "the likelihood of",
+                Task::Regression => "the predicted",
             };
             if c.value == "missing" {
-                format!("{} being unknown {dir} {what}", c.feature)
+                format!("{} being unknown {dir} {what} {target}", c.feature)
             } else if is_label(&c.feature) {
-                format!("{} = {} {dir} {what}", c.feature, c.value)
+                format!("{} = {} {dir} {what} {target}", c.feature, c.value)
             } else {
-                format!("{} of {} {dir} {what}", c.feature, c.value)
+                format!("{} of {} {dir} {what} {target}", c.feature, c.value)
             }
         })
         .collect()

@@ -3,7 +3,7 @@
 
 use crate::artifact::Artifact;
 use crate::error::Result;
-use crate::reasons::{contributions, reasons, Contribution};
+use crate::reasons::{contributions, reasons_of, Contribution};
 use klartext_learn::model::sigmoid;
 use klartext_learn::Task;
 use serde::{Deserialize, Serialize};
@@ -30,8 +30,9 @@ impl Artifact {
         let row = h.encoder.encode_row(get)?;
         let (raw, explanation, words) = if explain {
             let e = self.model.explain(&row)?;
-            let words = reasons(&h.encoder, &row, &e, h.task, &h.target, 3);
-            (e.raw_score, contributions(&h.encoder, &row, &e), words)
+            let c = contributions(&h.encoder, &row, &e);
+            let words = reasons_of(&h.encoder, &e, &c, h.task, &h.target, 3);
+            (e.raw_score, c, words)
         } else {
             (self.model.predict_raw(&row)?, Vec::new(), Vec::new())
         };

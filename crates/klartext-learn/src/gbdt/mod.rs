@@ -108,9 +108,10 @@ impl GbdtModel {
     /// Exact TreeSHAP explanation of one row, in raw-score units.
     pub fn explain(&self, row: &[f64]) -> Result<Explanation> {
         self.schema.check_row(row)?;
+        let (contributions, expected_value) = self.ensemble.shap_values_and_expected_value(row);
         Ok(Explanation {
-            expected_value: self.ensemble.expected_value(),
-            contributions: self.ensemble.shap_values(row),
+            expected_value,
+            contributions,
             raw_score: self.ensemble.predict_raw(row),
         })
     }
