@@ -3,6 +3,7 @@
 //! This crate does no I/O: it parses and validates text it is given and holds the types
 //! that every other crate speaks. Files, databases and HTTP live in the crates above it.
 
+pub mod calendar;
 pub mod frame;
 pub mod report;
 pub mod schema;

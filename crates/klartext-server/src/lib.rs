@@ -15,6 +15,7 @@ pub mod log;
 mod metrics;
 pub mod monitoring;
 pub mod openapi;
+mod page;
 pub mod rights;
 pub mod routes;
 pub mod state;

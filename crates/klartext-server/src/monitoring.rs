@@ -286,11 +286,6 @@ pub fn check_all(store: &dyn Store, usecases: &[UseCase], now_ms: i64) {
     }
 }
 
-#[derive(Debug, serde::Deserialize)]
-pub(crate) struct MonitoringQuery {
-    format: Option<String>,
-}
-
 /// `GET /v1/usecases/{id}/monitoring[?format=html]`: the report of the served model
 /// over the use case's window; operators. Reading raises nothing (the server's
 /// schedule and `klartext monitor` raise alerts).
@@ -298,31 +293,15 @@ pub(crate) async fn get_report(
     axum::extract::State(state): axum::extract::State<crate::AppState>,
     axum::Extension(caller): axum::Extension<crate::Caller>,
     axum::extract::Path(id): axum::extract::Path<String>,
-    query: Result<axum::extract::Query<MonitoringQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<
+        axum::extract::Query<crate::page::FormatQuery>,
+        axum::extract::rejection::QueryRejection,
+    >,
 ) -> Result<axum::response::Response, crate::ApiError> {
     use crate::{ApiError, ErrorCode};
     use axum::response::IntoResponse;
     caller.require_operator("read monitoring reports")?;
-    let html = match query {
-        Ok(axum::extract::Query(q)) => match q.format.as_deref() {
-            None | Some("json") => false,
-            Some("html") => true,
-            Some(_) => {
-                return Err(ApiError::new(
-                    ErrorCode::InvalidRequest,
-                    "`format` must be `json` or `html`",
-                )
-                .field("format"))
-            }
-        },
-        Err(e) => {
-            return Err(ApiError::new(
-                ErrorCode::InvalidRequest,
-                format!("bad query string: {}", e.body_text()),
-            )
-            .field("format"))
-        }
-    };
+    let html = crate::page::wants_html(query)?;
     let uc = state
         .inner
         .usecases
@@ -360,14 +339,7 @@ pub(crate) async fn get_report(
         other => ApiError::internal("monitoring failed", &other),
     })?;
     if html {
-        return Ok((
-            [(
-                axum::http::header::CONTENT_TYPE,
-                axum::http::HeaderValue::from_static("text/html; charset=utf-8"),
-            )],
-            klartext_monitor::html::render(&report),
-        )
-            .into_response());
+        return Ok(crate::page::html(klartext_monitor::html::render(&report)));
     }
     Ok(axum::Json(serde_json::to_value(&report).expect("reports serialise")).into_response())
 }

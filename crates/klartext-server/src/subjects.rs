@@ -13,7 +13,7 @@ use crate::{AppState, Served};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use klartext_store::{PredictionRecord, PredictionRole, ReviewStatus, Store, StoreError};
@@ -178,39 +178,15 @@ fn usecases(state: &AppState) -> Vec<klartext_core::UseCase> {
         .collect()
 }
 
-#[derive(Debug, serde::Deserialize)]
-pub(crate) struct ExportQuery {
-    format: Option<String>,
-}
-
 /// `GET /v1/subjects/{id}[?format=html]`: everything kept about a subject: operators.
 pub(crate) async fn export(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-    query: Result<Query<ExportQuery>, QueryRejection>,
+    query: Result<Query<crate::page::FormatQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     caller.require_operator("export a subject's data")?;
-    let html = match query {
-        Ok(Query(q)) => match q.format.as_deref() {
-            None | Some("json") => false,
-            Some("html") => true,
-            Some(_) => {
-                return Err(ApiError::new(
-                    ErrorCode::InvalidRequest,
-                    "`format` must be `json` or `html`",
-                )
-                .field("format"))
-            }
-        },
-        Err(e) => {
-            return Err(ApiError::new(
-                ErrorCode::InvalidRequest,
-                format!("bad query string: {}", e.body_text()),
-            )
-            .field("format"))
-        }
-    };
+    let html = crate::page::wants_html(query)?;
     let store = state.inner.store.clone();
     let ucs = usecases(&state);
     let e = blocking("subject export task failed", move || {
@@ -218,14 +194,7 @@ pub(crate) async fn export(
     })
     .await?;
     if html {
-        return Ok((
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            )],
-            rights::export_html(&e),
-        )
-            .into_response());
+        return Ok(crate::page::html(rights::export_html(&e)));
     }
     Ok(Json(serde_json::to_value(&e).expect("exports serialise")).into_response())
 }

@@ -216,21 +216,7 @@ pub fn check_audit_purge(before_ms: i64, now_ms: i64) -> Result<()> {
     Ok(())
 }
 
-/// `YYYY-MM-DD` (UTC) of a time in ms.
-fn day(ms: i64) -> String {
-    let days = ms.div_euclid(DAY_MS);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
+use klartext_core::calendar::date_of_ms as day;
 
 fn event(actor: &str, action: &str, subject: &str, details: serde_json::Value) -> NewAuditEvent {
     NewAuditEvent {
@@ -848,13 +834,6 @@ pub(crate) fn purge(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn days_are_civil_dates() {
-        assert_eq!(day(0), "1970-01-01");
-        assert_eq!(day(951_782_400_000), "2000-02-29");
-        assert_eq!(day(1_735_689_600_000), "2025-01-01");
-    }
 
     #[test]
     fn audit_purge_under_six_months_is_refused() {

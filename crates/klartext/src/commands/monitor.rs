@@ -23,15 +23,7 @@ pub fn monitor(
     let p = Project::find(project)?;
     let uc = p.usecase(usecase)?;
     let store = p.open_store()?;
-    let version = match version {
-        Some(v) => v.to_owned(),
-        None => monitoring::monitored_version(&store, &uc.id)?.with_context(|| {
-            format!(
-                "`{}` has no champion and no version whose gates passed; name one with --model",
-                uc.id
-            )
-        })?,
-    };
+    let version = version_to_monitor(&store, &uc.id, version)?;
     let mut report = monitoring::report(&store, &uc, &version, now_ms())?;
     if !no_alerts {
         monitoring::raise_alerts(&store, &mut report, &actor())?;
@@ -50,15 +42,7 @@ pub fn drift_file(
     let p = Project::find(project)?;
     let uc = p.usecase(usecase)?;
     let store = p.open_store()?;
-    let version = match version {
-        Some(v) => v.to_owned(),
-        None => monitoring::monitored_version(&store, &uc.id)?.with_context(|| {
-            format!(
-                "`{}` has no champion and no version whose gates passed; name one with --model",
-                uc.id
-            )
-        })?,
-    };
+    let version = version_to_monitor(&store, &uc.id, version)?;
     let (reference, artifact, _) = monitoring::load(&store, &uc, &version)?;
     let raw = std::fs::read(data).with_context(|| format!("cannot read {}", data.display()))?;
     let name = data
@@ -132,6 +116,22 @@ pub fn drift_file(
         .findings
         .retain(|f| !f.text.starts_with("No feedback yet"));
     finish(&report, html, json)
+}
+
+/// The version named, else the served one.
+fn version_to_monitor(
+    store: &dyn klartext_store::Store,
+    usecase: &str,
+    named: Option<&str>,
+) -> Result<String> {
+    match named {
+        Some(v) => Ok(v.to_owned()),
+        None => monitoring::monitored_version(store, usecase)?.with_context(|| {
+            format!(
+                "`{usecase}` has no champion and no version whose gates passed; name one with --model"
+            )
+        }),
+    }
 }
 
 fn finish(report: &MonitoringReport, html: Option<&Path>, json: bool) -> Result<()> {

@@ -56,39 +56,11 @@ pub fn run(project: Option<&Path>, cmd: RetentionCommand) -> Result<()> {
     Ok(())
 }
 
-/// Days since 1970-01-01 of a `YYYY-MM-DD` date.
-fn days_from_civil(date: &str) -> Option<i64> {
-    let mut it = date.trim().splitn(3, '-');
-    let y: i64 = it.next()?.parse().ok()?;
-    let m: i64 = it.next()?.parse().ok()?;
-    let d: i64 = it.next()?.parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe - 719_468)
-}
-
 /// `klartext audit purge --before DATE`.
 pub fn audit_purge(before: &str) -> Result<()> {
-    let Some(days) = days_from_civil(before) else {
+    let Some(before_ms) = klartext_core::calendar::parse_date_ms(before) else {
         bail!("--before `{before}` is not a date; write YYYY-MM-DD");
     };
-    klartext_store::check_audit_purge(days * 86_400_000, klartext_store::now_ms())?;
+    klartext_store::check_audit_purge(before_ms, klartext_store::now_ms())?;
     bail!("klartext keeps the whole audit trail: purging events older than six months is not offered yet, and nothing was removed")
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn dates_count_days() {
-        assert_eq!(super::days_from_civil("1970-01-01"), Some(0));
-        assert_eq!(super::days_from_civil("2000-03-01"), Some(11_017));
-        assert_eq!(super::days_from_civil("2024-13-01"), None);
-    }
 }
