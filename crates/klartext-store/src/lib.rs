@@ -26,8 +26,8 @@ pub use monitoring::{MonitoredOutcome, VisitMonitored};
 pub use sqlite::SqliteStore;
 pub use subjects::{
     check_audit_purge, ErasedDataset, Erasure, ErasureReport, Objection, PurgeReport,
-    RetentionRule, Review, ReviewOrigin, ReviewStatus, SnapshotRewrite, SubjectRecords, Suppression,
-    AUDIT_MIN_RETENTION_DAYS,
+    RetentionRule, Review, ReviewOrigin, ReviewStatus, SnapshotRewrite, SubjectRecords,
+    Suppression, AUDIT_MIN_RETENTION_DAYS,
 };
 pub use webhooks::{PendingDelivery, Webhook, WebhookAttempt};
 
