@@ -264,11 +264,7 @@ pub(crate) fn explain_flag(
 ) -> Result<bool, ApiError> {
     match q {
         Ok(Query(q)) => Ok(q.explain.unwrap_or(true)),
-        Err(e) => Err(ApiError::new(
-            ErrorCode::InvalidRequest,
-            format!("bad query string: {}", e.body_text()),
-        )
-        .field("explain")),
+        Err(e) => Err(ApiError::bad_query(&e, "explain")),
     }
 }
 

@@ -198,6 +198,15 @@ impl ApiError {
         }
     }
 
+    /// A query string that does not parse, naming the parameter it is about.
+    pub(crate) fn bad_query(e: &axum::extract::rejection::QueryRejection, field: &str) -> ApiError {
+        ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("bad query string: {}", e.body_text()),
+        )
+        .field(field)
+    }
+
     /// An internal failure: log what happened, answer without the details.
     pub fn internal(context: &str, err: &dyn std::fmt::Display) -> ApiError {
         tracing::error!(error = %err, "{context}");

@@ -353,13 +353,7 @@ pub(crate) async fn audit(
     caller.require_operator("read the audit trail")?;
     let since = match query {
         Ok(Query(q)) => q.since.unwrap_or(0),
-        Err(e) => {
-            return Err(ApiError::new(
-                ErrorCode::InvalidRequest,
-                format!("bad query string: {}", e.body_text()),
-            )
-            .field("since"))
-        }
+        Err(e) => return Err(ApiError::bad_query(&e, "since")),
     };
     let store = state.inner.store.clone();
     let events = tokio::task::spawn_blocking(move || store.audit_events(since))

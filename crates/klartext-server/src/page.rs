@@ -26,11 +26,7 @@ pub(crate) fn wants_html(
             )
             .field("format")),
         },
-        Err(e) => Err(ApiError::new(
-            ErrorCode::InvalidRequest,
-            format!("bad query string: {}", e.body_text()),
-        )
-        .field("format")),
+        Err(e) => Err(ApiError::bad_query(&e, "format")),
     }
 }
 
