@@ -36,6 +36,11 @@ fn items(features: &[String], rows: usize, seed: u64, drift: f64) -> Vec<Value> 
         .collect()
 }
 
+/// GET with a key.
+async fn get(f: &common::Fixture, uri: &str, key: &str) -> common::Answer {
+    f.call("GET", uri, Some(key), None, "").await
+}
+
 fn feature_names(f: &common::Fixture) -> Vec<String> {
     let m = f.store.model("churn", &f.version).unwrap().unwrap();
     serde_json::from_value(m.report["features"].clone()).unwrap()
@@ -47,15 +52,7 @@ async fn drifted_traffic_is_flagged_and_alerts_are_raised_once_per_window() {
     let names = feature_names(&f);
 
     // Too little traffic: a report without a drift verdict.
-    let r = f
-        .call(
-            "GET",
-            "/v1/usecases/churn/monitoring",
-            Some(&f.operator),
-            None,
-            "",
-        )
-        .await;
+    let r = get(&f, "/v1/usecases/churn/monitoring", &f.operator).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert!(r.body["drift"].is_null());
     assert_eq!(r.body["rows"], 0);
@@ -67,15 +64,7 @@ async fn drifted_traffic_is_flagged_and_alerts_are_raised_once_per_window() {
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
     f.state.flush_log().await;
 
-    let r = f
-        .call(
-            "GET",
-            "/v1/usecases/churn/monitoring",
-            Some(&f.operator),
-            None,
-            "",
-        )
-        .await;
+    let r = get(&f, "/v1/usecases/churn/monitoring", &f.operator).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["rows"], 400);
     let drifted: Vec<&str> = r.body["drift"]["columns"]
@@ -107,36 +96,12 @@ async fn drifted_traffic_is_flagged_and_alerts_are_raised_once_per_window() {
     assert!(findings.contains("The score has shifted"), "{findings}");
 
     // The page has charts; scorers may not read reports; unknown use cases are 404.
-    let page = f
-        .call(
-            "GET",
-            "/v1/usecases/churn/monitoring?format=html",
-            Some(&f.operator),
-            None,
-            "",
-        )
-        .await;
+    let page = get(&f, "/v1/usecases/churn/monitoring?format=html", &f.operator).await;
     assert!(page.content_type.starts_with("text/html"));
     assert!(page.text.contains("<svg") && page.text.contains("tenure_months"));
-    let denied = f
-        .call(
-            "GET",
-            "/v1/usecases/churn/monitoring",
-            Some(&f.scorer),
-            None,
-            "",
-        )
-        .await;
+    let denied = get(&f, "/v1/usecases/churn/monitoring", &f.scorer).await;
     assert_eq!(denied.status, StatusCode::FORBIDDEN);
-    let unknown = f
-        .call(
-            "GET",
-            "/v1/usecases/nope/monitoring",
-            Some(&f.operator),
-            None,
-            "",
-        )
-        .await;
+    let unknown = get(&f, "/v1/usecases/nope/monitoring", &f.operator).await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     assert_eq!(unknown.body["error"]["code"], "unknown_use_case");
 
@@ -199,15 +164,7 @@ async fn drifted_traffic_is_flagged_and_alerts_are_raised_once_per_window() {
         due[0].event.action
     );
 
-    let r = f
-        .call(
-            "GET",
-            "/v1/usecases/churn/monitoring",
-            Some(&f.operator),
-            None,
-            "",
-        )
-        .await;
+    let r = get(&f, "/v1/usecases/churn/monitoring", &f.operator).await;
     let windows = r.body["performance"]["windows"].as_array().unwrap();
     let last = windows.last().unwrap();
     assert_eq!(last["n"], 120);

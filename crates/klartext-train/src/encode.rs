@@ -119,6 +119,15 @@ impl Encoder {
         Ok(Encoder { features })
     }
 
+    /// The model's feature columns that `frame` lacks.
+    pub fn missing_in<'a>(&'a self, frame: &Frame) -> Vec<&'a str> {
+        self.features
+            .iter()
+            .map(|f| f.name.as_str())
+            .filter(|f| frame.column(f).is_none())
+            .collect()
+    }
+
     /// Encode the given rows of a frame (which must have the training columns).
     pub fn encode(&self, frame: &Frame, rows: &[usize]) -> Result<Features> {
         let mut cols = Vec::with_capacity(self.features.len());

@@ -2,21 +2,11 @@
 
 mod common;
 
-use common::Project;
-use klartext_data::generate::EXAMPLE_USECASE;
+use common::{relaxed_usecase, Project};
 
 fn trained() -> (Project, String) {
     let p = Project::new();
-    p.usecase(
-        "churn",
-        &EXAMPLE_USECASE
-            .replace("min_auc = 0.75", "min_auc = 0.5")
-            .replace("max_overfit_gap = 0.05", "max_overfit_gap = 1.0")
-            .replace(
-                "min_demographic_parity_ratio = 0.8",
-                "min_demographic_parity_ratio = 0.0",
-            ),
-    );
+    p.usecase("churn", &relaxed_usecase());
     let csv = p.tmp().join("customers.csv");
     p.run(&[
         "data",

@@ -11,6 +11,7 @@ use super::{emit, print_json};
 use crate::project::Project;
 use anyhow::{bail, Result};
 use klartext_core::UseCase;
+use klartext_monitor::report::outcome_positive;
 use klartext_store::{AliasName, Feedback, PredictionRecord, PredictionRole, Store};
 use serde::Serialize;
 use serde_json::Value;
@@ -44,20 +45,6 @@ pub struct Comparison {
     pub label_agreement: Option<f64>,
     /// Mean absolute score difference on those pairs.
     pub mean_abs_score_diff: Option<f64>,
-}
-
-/// Did the outcome of a feedback turn out positive? `None` when it cannot be read.
-fn outcome_positive(uc: &UseCase, outcome: &Value) -> Option<bool> {
-    let v = match outcome {
-        Value::Object(m) => m.get(&uc.data.target)?,
-        other => other,
-    };
-    match v {
-        Value::Bool(b) => Some(*b),
-        Value::Number(n) => Some(uc.is_positive(&n.to_string())),
-        Value::String(s) => Some(uc.is_positive(s)),
-        _ => None,
-    }
 }
 
 fn score_of(p: &PredictionRecord) -> Option<f64> {

@@ -54,12 +54,7 @@ pub fn drift_file(
     // Dates become numbers as at registration (the file need not hold the target).
     klartext_data::infer::infer(&mut frame, &info.hints, None)?;
     let enc = &artifact.header.encoder;
-    let missing: Vec<&str> = enc
-        .features
-        .iter()
-        .map(|f| f.name.as_str())
-        .filter(|f| frame.column(f).is_none())
-        .collect();
+    let missing = enc.missing_in(&frame);
     if !missing.is_empty() {
         bail!(
             "{name} lacks the model's feature columns: {}",

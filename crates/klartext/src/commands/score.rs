@@ -52,14 +52,7 @@ pub fn run(
             uc.data.id
         );
     }
-    let missing: Vec<&str> = artifact
-        .header
-        .encoder
-        .features
-        .iter()
-        .map(|f| f.name.as_str())
-        .filter(|f| frame.column(f).is_none())
-        .collect();
+    let missing = artifact.header.encoder.missing_in(&frame);
     if !missing.is_empty() {
         bail!(
             "{name} lacks the model's feature columns: {}",

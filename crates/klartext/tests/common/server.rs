@@ -96,14 +96,7 @@ pub fn served_project(dir: &Path, rows: u32) -> std::path::PathBuf {
             .args(["init", p.to_str().unwrap()])
             .env_remove("KLARTEXT_PROJECT"),
     );
-    let uc = klartext_data::generate::EXAMPLE_USECASE
-        .replace("min_auc = 0.75", "min_auc = 0.5")
-        .replace("max_overfit_gap = 0.05", "max_overfit_gap = 1.0")
-        .replace(
-            "min_demographic_parity_ratio = 0.8",
-            "min_demographic_parity_ratio = 0.0",
-        );
-    std::fs::write(p.join("usecases/churn.toml"), uc).unwrap();
+    std::fs::write(p.join("usecases/churn.toml"), super::relaxed_usecase()).unwrap();
     let data = dir.join("churn.csv");
     run_ok(klartext_in(&p).args([
         "data",
