@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Ingest benchmark: `klartext data add` (read, infer, PII scan, hash, snapshot, profile,
 # register) against pandas `read_csv` + `describe()` on the same generated 1,000,000 x 30
-# CSV, side by side in one run. Reports median wall time of 3 runs and peak memory (RSS).
+# CSV, side by side in one run. Reports median wall time of RUNS (5) alternating runs
+# and peak memory (RSS); this shared VM's speed moves by 10 to 20% between runs.
 # Usage: bash bench/ingest/run.sh [ROWS]   (from anywhere; needs PyPI for the venv once)
 # KLARTEXT_BIN=path skips the build and measures that binary instead (to compare builds).
 # CPU time (user+sys) is printed too: on a shared machine it is steadier than wall time.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROWS=${1:-1000000}
+RUNS=${RUNS:-5}
 VENV=bench/.venv
 OUT=bench/out/ingest
 mkdir -p "$OUT"
@@ -34,7 +36,7 @@ measure() { # label, command...: prints "label seconds peak_kb cpu_seconds" for 
 }
 
 results=()
-for i in 1 2 3; do
+for i in $(seq 1 "$RUNS"); do
   rm -rf "$OUT/project"
   "$BIN" init "$OUT/project" >/dev/null
   cat > "$OUT/project/usecases/churn.toml" <<'TOML'

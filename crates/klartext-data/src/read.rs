@@ -199,7 +199,12 @@ fn read_csv(
             detail: "it holds binary data, not text".into(),
         });
     }
-    let quoted = memchr::memchr(b'"', bytes).is_some();
+    let quoted = {
+        use rayon::prelude::*;
+        bytes
+            .par_chunks(4 << 20)
+            .any(|piece| memchr::memchr(b'"', piece).is_some())
+    };
     if quoted {
         if let Some(line) = unclosed_quote(bytes) {
             return Err(DataError::Malformed {
@@ -705,6 +710,10 @@ impl Interner {
     }
 }
 
+/// From how many distinct values (summed over a column's parts) the parts are merged in
+/// parallel.
+const PARALLEL_MERGE_LEVELS: usize = 1 << 16;
+
 /// A column while it is being read: numbers until the first value that is not one.
 enum Builder {
     Num(Vec<f64>),
@@ -815,6 +824,21 @@ impl Builder {
             }
             return Builder::Num(out);
         }
+        let distinct: usize = parts
+            .iter()
+            .map(|p| match p {
+                Builder::Str { interner, .. } => interner.levels.len(),
+                Builder::Num(v) => v.len(),
+            })
+            .sum();
+        if distinct >= PARALLEL_MERGE_LEVELS {
+            return Builder::concat_many_levels(parts);
+        }
+        Builder::concat_texts(parts, total)
+    }
+
+    /// `concat` for texts, one part after the other.
+    fn concat_texts(parts: Vec<Builder>, total: usize) -> Builder {
         let mut parts = parts.into_iter();
         let mut acc = parts.next().expect("more than one part");
         acc.make_text();
@@ -846,6 +870,139 @@ impl Builder {
             }));
         }
         acc
+    }
+
+    /// `concat` for texts with many distinct values (ids, keys): the parts' levels are
+    /// split by hash into partitions that find repeats in parallel, each in a table small
+    /// enough to stay in cache; then codes are given in order of first appearance, so the
+    /// result is the same as `concat`'s. The returned interner holds the levels but no
+    /// table: the column is finished next, never added to.
+    fn concat_many_levels(mut parts: Vec<Builder>) -> Builder {
+        use rayon::prelude::*;
+        const PARTITIONS: usize = 8;
+        parts.par_iter_mut().for_each(Builder::make_text);
+        let parts: Vec<(Vec<u32>, Interner)> = parts
+            .into_iter()
+            .map(|p| match p {
+                Builder::Str { codes, interner } => (codes, interner),
+                Builder::Num(_) => unreachable!("converted to text"),
+            })
+            .collect();
+        // The hash of every level, as each part's table holds it.
+        let hashes: Vec<Vec<u64>> = parts
+            .par_iter()
+            .map(|(_, it)| {
+                let mut h = vec![0u64; it.levels.len()];
+                for &e in &it.table {
+                    h[e as u32 as usize] = e & 0xFFFF_FFFF_0000_0000;
+                }
+                h
+            })
+            .collect();
+        // Multiplying mixes all 32 hash bits into the top ones, which pick the partition
+        // (the tables index by the low ones).
+        let partition = |h: u64| (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 61) as usize;
+        let total: usize = hashes.iter().map(Vec::len).sum();
+        // Per partition: each repeated level (part, index) and its first appearance.
+        let repeats: Vec<Vec<[u32; 4]>> = (0..PARTITIONS)
+            .into_par_iter()
+            .map(|p| {
+                let mut seen: hashbrown::HashTable<(u64, u32, u32)> =
+                    hashbrown::HashTable::with_capacity(total / PARTITIONS + total / 64);
+                let mut repeats = Vec::new();
+                for (k, h) in hashes.iter().enumerate() {
+                    let levels = &parts[k].1.levels;
+                    for (i, &hi) in h.iter().enumerate() {
+                        if partition(hi) != p {
+                            continue;
+                        }
+                        let v = &levels[i];
+                        match seen.find(table_hash(hi), |&(eh, ek, ei)| {
+                            eh == hi && parts[ek as usize].1.levels[ei as usize] == *v
+                        }) {
+                            Some(&(_, k0, i0)) => repeats.push([k as u32, i as u32, k0, i0]),
+                            None => {
+                                seen.insert_unique(
+                                    table_hash(hi),
+                                    (hi, k as u32, i as u32),
+                                    |&(eh, _, _)| table_hash(eh),
+                                );
+                            }
+                        }
+                    }
+                }
+                repeats
+            })
+            .collect();
+        drop(hashes);
+        // Codes in order of first appearance; a repeat takes its first appearance's code
+        // (always in an earlier part, as a part's own levels are distinct).
+        const REPEAT: u32 = u32::MAX;
+        let mut remap: Vec<Vec<u32>> = parts
+            .iter()
+            .map(|(_, it)| vec![0; it.levels.len()])
+            .collect();
+        for r in repeats.iter().flatten() {
+            remap[r[0] as usize][r[1] as usize] = REPEAT;
+        }
+        let mut firsts = vec![0usize; remap.len()];
+        for r in repeats.iter().flatten() {
+            firsts[r[0] as usize] += 1;
+        }
+        for (f, (_, it)) in firsts.iter_mut().zip(&parts) {
+            *f = it.levels.len() - *f;
+        }
+        let mut levels = vec![String::new(); firsts.iter().sum()];
+        let mut code_parts = Vec::with_capacity(parts.len());
+        let mut jobs = Vec::with_capacity(parts.len());
+        let (mut rest, mut at): (&mut [String], usize) = (&mut levels, 0);
+        for (((codes, it), map), &n) in parts.into_iter().zip(remap.iter_mut()).zip(&firsts) {
+            let (mine, after) = std::mem::take(&mut rest).split_at_mut(n);
+            jobs.push((mine, at, map, it.levels));
+            code_parts.push(codes);
+            rest = after;
+            at += n;
+        }
+        jobs.into_par_iter()
+            .for_each(|(out, at, map, part_levels)| {
+                let mut out = out.iter_mut();
+                let mut code = at as u32;
+                for (slot, level) in map.iter_mut().zip(part_levels) {
+                    if *slot != REPEAT {
+                        *slot = code;
+                        code += 1;
+                        *out.next().expect("counted") = level;
+                    }
+                }
+            });
+        let mut all_codes = Vec::with_capacity(code_parts.iter().map(Vec::len).sum());
+        for r in repeats.iter().flatten() {
+            remap[r[0] as usize][r[1] as usize] = remap[r[2] as usize][r[3] as usize];
+        }
+        all_codes.resize(all_codes.capacity(), MISSING_CODE);
+        let mut rest: &mut [u32] = &mut all_codes;
+        let mut jobs = Vec::with_capacity(code_parts.len());
+        for (codes, map) in code_parts.iter().zip(&remap) {
+            let (mine, after) = std::mem::take(&mut rest).split_at_mut(codes.len());
+            jobs.push((mine, codes, map));
+            rest = after;
+        }
+        jobs.into_par_iter().for_each(|(out, codes, map)| {
+            for (o, &c) in out.iter_mut().zip(codes) {
+                *o = if c == MISSING_CODE {
+                    c
+                } else {
+                    map[c as usize]
+                };
+            }
+        });
+        Builder::Str {
+            codes: all_codes,
+            interner: Interner {
+                table: hashbrown::HashTable::new(),
+                levels,
+            },
+        }
     }
 
     fn finish(self) -> ColumnData {
@@ -1328,6 +1485,57 @@ mod tests {
 
     fn read(name: &str, text: &str) -> Result<(Frame, ReadInfo)> {
         read_bytes(name, text.as_bytes(), &ReadOptions::default(), None)
+    }
+
+    /// Parts of one column as chunks would leave them: ids mostly new, some repeated in
+    /// later parts, some missing, one part still all numbers.
+    fn id_parts(seed: u64) -> Vec<Builder> {
+        let mut rng = seed;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let mut parts = Vec::new();
+        for k in 0..7u64 {
+            let mut b = Builder::new();
+            for i in 0..3000u64 {
+                let r = next();
+                let v = match r % 10 {
+                    0 => String::new(),
+                    1 => format!("C{}", r % 5000),
+                    _ => format!("C{}", k * 10_000 + i),
+                };
+                b.push(v.as_bytes()).unwrap();
+            }
+            parts.push(b);
+        }
+        let mut nums = Builder::new();
+        for i in 0..500 {
+            nums.push(format!("{}", i % 300).as_bytes()).unwrap();
+        }
+        parts.insert(3, nums);
+        parts
+    }
+
+    fn finished(b: Builder) -> (Vec<u32>, Vec<String>) {
+        match b.finish() {
+            ColumnData::Str(s) => (s.codes, s.levels),
+            ColumnData::Num(_) => panic!("expected text"),
+        }
+    }
+
+    #[test]
+    fn parallel_merge_of_many_levels_equals_the_serial_one() {
+        for seed in [1, 7, 42] {
+            let total = id_parts(seed).iter().map(Builder::len).sum();
+            let serial = finished(Builder::concat_texts(id_parts(seed), total));
+            let parallel = finished(Builder::concat_many_levels(id_parts(seed)));
+            assert_eq!(serial.1.len(), parallel.1.len());
+            assert_eq!(serial, parallel, "seed {seed}");
+            assert!(serial.0.contains(&MISSING_CODE));
+        }
     }
 
     #[test]

@@ -16,7 +16,11 @@ pub fn run(project: Option<&Path>, cmd: DataCommand) -> Result<()> {
     match cmd {
         DataCommand::Add(a) => {
             let p = Project::find(project)?;
-            add(&p, &a).map(|_| ())
+            let (_, bulk) = add_keep(&p, &a)?;
+            // The process ends next. Freeing a large file's bytes and frame (hundreds of
+            // MiB) costs tens of milliseconds that the system's cleanup at exit does not.
+            std::mem::forget(bulk);
+            Ok(())
         }
         DataCommand::List { usecase, json } => {
             list(&Project::find(project)?, usecase.as_deref(), json)
@@ -28,25 +32,42 @@ pub fn run(project: Option<&Path>, cmd: DataCommand) -> Result<()> {
     }
 }
 
-fn read_file(path: &Path) -> Result<Vec<u8>> {
+/// A file's bytes. Large regular files start on a 4 KiB boundary in memory, so the
+/// store can write the snapshot from them without copying through the page cache.
+struct FileBytes {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl std::ops::Deref for FileBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileBytes> {
     let mut f =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = bytes_bar(len, "reading");
-    let mut buf = read_pieces(&f, len, &bar).unwrap_or_default();
+    let mut bytes = read_pieces(&f, len, &bar).unwrap_or(FileBytes {
+        buf: Vec::new(),
+        start: 0,
+    });
     // Whatever the pieces did not cover (a file that grew or shrank, or is not a regular
     // file), read on from there, 8 MiB at a time for the progress bar.
     // (Reading at an offset leaves the file's cursor alone; pipes cannot seek.)
-    if buf.is_empty() {
+    if bytes.is_empty() {
         bar.set_position(0);
     } else {
-        f.seek(std::io::SeekFrom::Start(buf.len() as u64))
+        f.seek(std::io::SeekFrom::Start(bytes.len() as u64))
             .with_context(|| format!("cannot read {}", path.display()))?;
     }
     loop {
         let n = (&mut f)
             .take(8 << 20)
-            .read_to_end(&mut buf)
+            .read_to_end(&mut bytes.buf)
             .with_context(|| format!("cannot read {}", path.display()))?;
         if n == 0 {
             break;
@@ -54,23 +75,28 @@ fn read_file(path: &Path) -> Result<Vec<u8>> {
         bar.inc(n as u64);
     }
     bar.finish_and_clear();
-    Ok(buf)
+    Ok(bytes)
 }
 
 /// The first `len` bytes of a regular file, read in 8 MiB pieces on all cores (the copy
-/// into fresh memory costs more than the disk cache gives); `None` when that fails.
+/// into fresh memory costs more than the disk cache gives), starting on a 4 KiB
+/// boundary; `None` when that fails.
 #[cfg(unix)]
-fn read_pieces(f: &std::fs::File, len: u64, bar: &indicatif::ProgressBar) -> Option<Vec<u8>> {
+fn read_pieces(f: &std::fs::File, len: u64, bar: &indicatif::ProgressBar) -> Option<FileBytes> {
     use rayon::prelude::*;
     use std::os::unix::fs::FileExt;
     const PIECE: usize = 8 << 20;
+    const ALIGN: usize = 4096;
     let len = usize::try_from(len).ok()?;
     if len < 2 * PIECE || !f.metadata().ok()?.is_file() {
         return None;
     }
     // Zeroed by the system page by page as the pieces land, not all at once here.
-    let mut buf = vec![0u8; len];
-    buf.par_chunks_mut(PIECE)
+    let mut buf = vec![0u8; len + ALIGN];
+    let start = buf.as_ptr().align_offset(ALIGN).min(ALIGN);
+    buf.truncate(start + len);
+    buf[start..]
+        .par_chunks_mut(PIECE)
         .enumerate()
         .try_for_each(|(i, piece)| {
             let r = f.read_exact_at(piece, (i * PIECE) as u64);
@@ -78,11 +104,11 @@ fn read_pieces(f: &std::fs::File, len: u64, bar: &indicatif::ProgressBar) -> Opt
             r
         })
         .ok()?;
-    Some(buf)
+    Some(FileBytes { buf, start })
 }
 
 #[cfg(not(unix))]
-fn read_pieces(_: &std::fs::File, _: u64, _: &indicatif::ProgressBar) -> Option<Vec<u8>> {
+fn read_pieces(_: &std::fs::File, _: u64, _: &indicatif::ProgressBar) -> Option<FileBytes> {
     None
 }
 
@@ -97,6 +123,11 @@ fn parse_delimiter(d: &str) -> Result<Delimiter> {
 
 /// Register a file for a use case; returns the dataset id.
 pub fn add(p: &Project, a: &DataAdd) -> Result<String> {
+    add_keep(p, a).map(|(id, _)| id)
+}
+
+/// `add`, also handing back what it read (to be dropped by the caller).
+fn add_keep(p: &Project, a: &DataAdd) -> Result<(String, Bulk)> {
     let uc = p.usecase(&a.usecase)?;
     let name = a
         .file
@@ -188,8 +219,17 @@ pub fn add(p: &Project, a: &DataAdd) -> Result<String> {
         );
         super::emit(&report(&ing.report));
     }
-    Ok(dataset_id)
+    let klartext_data::ingest::Ingested {
+        frame,
+        snapshot_bytes,
+        ..
+    } = ing;
+    drop(snapshot_bytes);
+    Ok((dataset_id, (raw, frame)))
 }
+
+/// What `data add` read: the file's bytes and its frame.
+type Bulk = (FileBytes, klartext_core::Frame);
 
 /// Crash here when `KLARTEXT_FAILPOINT` names this point: lets tests prove that a crash
 /// between two steps leaves no half state.
