@@ -595,12 +595,12 @@ impl Store for SqliteStore {
 
     fn key_by_hash(&self, key_sha256: &str) -> Result<Option<ApiKey>> {
         let conn = self.lock();
+        // Cached: a server looks up every key it has not seen, unknown ones each time.
         let row = conn
-            .query_row(
-                &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_sha256 = ?1"),
-                [key_sha256],
-                key_from_row,
-            )
+            .prepare_cached(&format!(
+                "SELECT {KEY_COLUMNS} FROM api_keys WHERE key_sha256 = ?1"
+            ))?
+            .query_row([key_sha256], key_from_row)
             .optional()?;
         row.transpose()
     }
