@@ -33,6 +33,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
 pub struct SqliteStore {
     dir: PathBuf,
     conn: Mutex<Connection>,
+    /// A second connection, opened on first use, for lookups on the request path (API
+    /// keys): in WAL mode it reads beside the writer instead of queueing behind the
+    /// prediction log's commits on `conn`.
+    reader: Mutex<Option<Connection>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -70,6 +74,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             dir: dir.to_owned(),
             conn: Mutex::new(conn),
+            reader: Mutex::new(None),
         })
     }
 
@@ -594,7 +599,13 @@ impl Store for SqliteStore {
     }
 
     fn key_by_hash(&self, key_sha256: &str) -> Result<Option<ApiKey>> {
-        let conn = self.lock();
+        let mut reader = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        if reader.is_none() {
+            let c = Connection::open(self.dir.join("klartext.db"))?;
+            c.busy_timeout(std::time::Duration::from_secs(10))?;
+            *reader = Some(c);
+        }
+        let conn = reader.as_ref().expect("opened above");
         // Cached: a server looks up every key it has not seen, unknown ones each time.
         let row = conn
             .prepare_cached(&format!(
@@ -1095,4 +1106,40 @@ pub(crate) fn prediction_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Pre
         score: r.get(11)?,
         features: r.get(12)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ApiKey, KeyRole, Store};
+
+    /// Key lookups read on their own connection: one still answers while the writer's
+    /// connection is held (as during a prediction log commit and its fsync).
+    #[test]
+    fn key_lookup_does_not_wait_for_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(SqliteStore::open(dir.path()).unwrap());
+        store
+            .create_key(&ApiKey {
+                id: "key_1".into(),
+                role: KeyRole::Scorer,
+                key_sha256: "h1".into(),
+                created_ms: 1,
+                created_by: "test".into(),
+                revoked_ms: None,
+            })
+            .unwrap();
+        let held = store.lock();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let s = store.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send((s.key_by_hash("h1"), s.key_by_hash("unknown")));
+        });
+        let (found, unknown) = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the lookup waited for the writer's connection");
+        assert_eq!(found.unwrap().map(|k| k.id), Some("key_1".to_owned()));
+        assert!(unknown.unwrap().is_none());
+        drop(held);
+    }
 }
