@@ -336,6 +336,33 @@ pub(crate) async fn object(
         .into_response())
 }
 
+/// `DELETE /v1/subjects/{id}/objection`: the subject withdraws the objection; every
+/// server scores the subject again within a poll.
+pub(crate) async fn withdraw_objection(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require_operator("withdraw an objection")?;
+    rights::check_subject(&id).map_err(rights_error)?;
+    let store = state.inner.store.clone();
+    let actor = format!("api:{}", caller.key_id);
+    let subject = id.clone();
+    let withdrawn = blocking("withdrawal task failed", move || {
+        store
+            .withdraw_objection(&subject, &actor)
+            .map_err(|e| ApiError::internal("withdrawal write failed", &e))
+    })
+    .await?;
+    if withdrawn {
+        refresh(&state).await?;
+    }
+    Ok(
+        Json(json!({ "subject_id": id, "objected": false, "withdrawn": withdrawn }))
+            .into_response(),
+    )
+}
+
 /// `POST /v1/predictions/{id}/contest` with `{"reason"}`: the subject contests a
 /// decision; it is queued for a person.
 pub(crate) async fn contest(
@@ -582,6 +609,11 @@ pub(crate) fn add_schemas(all: &mut Value) {
             "objected": { "type": "boolean" },
             "since_ms": { "type": "integer" },
             "new": { "type": "boolean" },
+        })),
+        "ObjectionWithdrawn": obj(json!({
+            "subject_id": { "type": "string" },
+            "objected": { "type": "boolean" },
+            "withdrawn": { "type": "boolean", "description": "false when the subject had no objection (nothing changed)" },
         })),
         "ContestRequest": { "type": "object", "required": ["reason"], "properties": { "reason": { "type": "string", "maxLength": 2000 } } },
         "ReviewDecision": reason,

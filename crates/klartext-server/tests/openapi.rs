@@ -27,6 +27,33 @@ fn concrete(path: &str) -> String {
     path.replace("{id}", "churn")
 }
 
+/// Every route documented for operators or admins refuses a scorer's key with 403,
+/// before it looks at the request (regression: withdrawing an objection was documented
+/// as operator-only but took any key).
+#[tokio::test]
+async fn every_route_above_scorer_refuses_a_scorer_key() {
+    let f = fixture();
+    let mut checked = 0;
+    for r in ROUTES
+        .iter()
+        .filter(|r| r.role > Some(klartext_store::KeyRole::Scorer))
+    {
+        let a = f
+            .call(
+                &r.method.to_uppercase(),
+                &concrete(r.path),
+                Some(&f.scorer),
+                Some("application/json"),
+                "{}",
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{r:?}: {}", a.text);
+        assert_eq!(a.body["error"]["code"], "forbidden", "{r:?}: {}", a.text);
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} routes above scorer");
+}
+
 #[tokio::test]
 async fn openapi_document_lists_exactly_the_routes_the_router_serves() {
     let f = fixture();

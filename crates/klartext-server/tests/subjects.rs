@@ -618,3 +618,62 @@ async fn an_objection_outlives_the_erasure_of_its_subject() {
         rights::exclude_objected(f.store.as_ref(), frame, &usecase("churn")).unwrap();
     assert_eq!((kept.n_rows, excluded), (1, 2));
 }
+
+/// A subject may withdraw an objection (operators record it): scored again at once, also
+/// when the objection was only kept as a keyed hash after an erasure.
+#[tokio::test]
+async fn an_objection_can_be_withdrawn_also_after_an_erasure() {
+    let f = fixture();
+    let subject = "c-object-then-withdraw";
+    let uri = format!("/v1/subjects/{subject}/objection");
+    assert_eq!(f.post(&uri, &json!({})).await.status, 201);
+    let objected = f
+        .post("/v1/usecases/churn/predict", &predict_body(subject))
+        .await;
+    assert_eq!(objected.body["objected"], true, "{}", objected.text);
+
+    // A scorer key may record an objection but not withdraw one.
+    let refused = f.call("DELETE", &uri, Some(&f.scorer), None, "").await;
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    let w = f.call("DELETE", &uri, Some(&f.operator), None, "").await;
+    assert_eq!(w.status, 200, "{}", w.text);
+    assert_eq!(w.body["withdrawn"], true, "{}", w.text);
+    let scored = f
+        .post("/v1/usecases/churn/predict", &predict_body(subject))
+        .await;
+    assert!(scored.body["score"].is_number(), "{}", scored.text);
+    assert!(scored.body.get("objected").is_none(), "{}", scored.text);
+    assert!(f.store.objections().unwrap().is_empty());
+    // Nothing left to withdraw: nothing changes.
+    let again = f.call("DELETE", &uri, Some(&f.operator), None, "").await;
+    assert_eq!(again.body["withdrawn"], false, "{}", again.text);
+
+    // Objected, then erased: only the keyed hash remains, and the withdrawal removes it.
+    let erased_subject = "c-object-erase-withdraw";
+    let uri = format!("/v1/subjects/{erased_subject}/objection");
+    assert_eq!(f.post(&uri, &json!({})).await.status, 201);
+    let erase = format!("/v1/subjects/{erased_subject}");
+    let e = f.call("DELETE", &erase, Some(&admin(&f)), None, "").await;
+    assert_eq!(e.status, 200, "{}", e.text);
+    assert_eq!(f.store.suppression().unwrap().len(), 1);
+    let w = f.call("DELETE", &uri, Some(&f.operator), None, "").await;
+    assert_eq!(w.body["withdrawn"], true, "{}", w.text);
+    assert!(f.store.suppression().unwrap().is_empty());
+    let scored = f
+        .post("/v1/usecases/churn/predict", &predict_body(erased_subject))
+        .await;
+    assert!(scored.body["score"].is_number(), "{}", scored.text);
+
+    // Two withdrawals audited, naming no subject; the chain still verifies.
+    let events = f.store.audit_events(0).unwrap();
+    let withdrawals: Vec<_> = events
+        .iter()
+        .filter(|e| e.action == "subject.objection_withdrawn")
+        .collect();
+    assert_eq!(withdrawals.len(), 2);
+    assert_eq!(withdrawals[1].details["kept_as_keyed_hash"], true);
+    for e in &withdrawals {
+        assert!(!serde_json::to_string(e).unwrap().contains("c-object"));
+    }
+    assert_eq!(f.store.verify_audit().unwrap(), None);
+}

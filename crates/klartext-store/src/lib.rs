@@ -446,6 +446,13 @@ pub trait Store: Send + Sync {
         reason: Option<&str>,
     ) -> Result<(Objection, bool)>;
 
+    /// Withdraw a subject's objection (the subject's own wish): the objection, and the
+    /// keyed hash kept of it if the subject was erased since, are removed with a
+    /// `subject.objection_withdrawn` event, and the governance version is bumped so every
+    /// server scores the subject again. `false` (and nothing written) when the subject
+    /// had no objection.
+    fn withdraw_objection(&self, subject_id: &str, actor: &str) -> Result<bool>;
+
     /// Every objection, oldest first.
     fn objections(&self) -> Result<Vec<Objection>>;
 

@@ -965,6 +965,14 @@ impl Store for SqliteStore {
         Ok(r)
     }
 
+    fn withdraw_objection(&self, subject_id: &str, actor: &str) -> Result<bool> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let withdrawn = crate::subjects::withdraw(&tx, subject_id, actor)?;
+        tx.commit()?;
+        Ok(withdrawn)
+    }
+
     fn objections(&self) -> Result<Vec<crate::Objection>> {
         crate::subjects::objections(&self.lock())
     }

@@ -552,6 +552,34 @@ pub(crate) fn object(
     Ok((o, true))
 }
 
+/// Remove a subject's objection, also the keyed hash kept of it after an erasure.
+pub(crate) fn withdraw(tx: &Transaction<'_>, subject: &str, actor: &str) -> Result<bool> {
+    if subject.trim().is_empty() {
+        return Err(StoreError::Refused("the subject id is empty".into()));
+    }
+    let objection = tx.execute("DELETE FROM objections WHERE subject_id = ?1", [subject])? > 0;
+    let key = suppression_key(tx)?;
+    let suppressed = tx.execute(
+        "DELETE FROM suppressed_subjects WHERE subject_hmac = ?1",
+        [keyed(&key, subject)],
+    )? > 0;
+    if !(objection || suppressed) {
+        return Ok(false);
+    }
+    crate::govern::bump(tx)?;
+    // Like `subject.objected`, the event names no subject.
+    append_in(
+        tx,
+        &event(
+            actor,
+            "subject.objection_withdrawn",
+            "subjects",
+            serde_json::json!({ "kept_as_keyed_hash": suppressed && !objection }),
+        ),
+    )?;
+    Ok(true)
+}
+
 /// Subjects whose objection outlived their erasure, as keyed hashes of their ids: no id
 /// is kept, yet a returning id is recognised.
 #[derive(Clone, Default)]

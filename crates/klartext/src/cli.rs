@@ -236,6 +236,13 @@ pub enum SubjectCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Withdraw a subject's objection, at the subject's wish: every use case may score it
+    /// again (every server within a second), and training uses its rows again.
+    Withdraw {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

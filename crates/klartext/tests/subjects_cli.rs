@@ -82,6 +82,16 @@ fn subject_rights_through_the_cli() {
         .run(&["train", "churn", "--dataset", &first, "--json"])
         .json();
     assert_eq!(trained["excluded_objected_rows"], 1, "{trained:#}");
+    // Withdrawn, the subject's rows are used again; a second withdrawal changes nothing.
+    let w = p.run(&["subject", "withdraw", &objecting, "--json"]).json();
+    assert_eq!(w["withdrawn"], true, "{w:#}");
+    let w = p.run(&["subject", "withdraw", &objecting]);
+    w.assert_ok();
+    assert!(w.stdout.contains("had no objection"), "{}", w.stdout);
+    let trained = p
+        .run(&["train", "churn", "--dataset", &first, "--json"])
+        .json();
+    assert_eq!(trained["excluded_objected_rows"], 0, "{trained:#}");
 
     let erased = p.run(&["subject", "erase", &subject, "--json"]).json();
     assert_eq!(erased["report"]["datasets"].as_array().unwrap().len(), 3);

@@ -141,6 +141,17 @@ pub fn run(project: Option<&Path>, cmd: SubjectCommand) -> Result<()> {
                 ));
             }
         }
+        SubjectCommand::Withdraw { id, json } => {
+            rights::check_subject(&id)?;
+            let withdrawn = store.withdraw_objection(&id, &actor())?;
+            if json {
+                print_json(&serde_json::json!({ "subject_id": id, "withdrawn": withdrawn }));
+            } else if withdrawn {
+                emit(&format!("subject {id}: objection withdrawn; use cases may score it again (every server within a second), and training uses its rows again\n"));
+            } else {
+                emit(&format!("subject {id} had no objection: nothing changed\n"));
+            }
+        }
     }
     Ok(())
 }
