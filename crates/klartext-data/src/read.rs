@@ -236,6 +236,8 @@ fn read_csv(
 
     // Quoted fields may hold newlines, so only split at newlines when there are no quotes.
     let n_threads = rayon::current_num_threads().max(1);
+    // A quoted header alone (common in exports) leaves the body on the fast paths.
+    let quoted = quoted && memchr::memchr(b'"', body).is_some();
     let chunks = if body.len() > (4 << 20) && n_threads > 1 && !quoted {
         split_lines(body, n_threads * 8)
     } else {
@@ -281,39 +283,40 @@ fn read_csv(
             rest = after;
         }
     }
-    let parts: Vec<Result<Vec<Filled>>> = chunks
-        .par_iter()
-        .zip(sinks)
-        .enumerate()
-        .map(|(k, (chunk, sinks))| {
-            let mut reported = 0u64;
-            let mut tick = |pos: u64| {
-                let now = done.fetch_add(pos - reported, std::sync::atomic::Ordering::Relaxed)
-                    + (pos - reported);
-                reported = pos;
-                if let Some(p) = progress {
-                    p(now, total);
-                }
-            };
-            let r =
-                parse_chunk(name, chunk, delim, &names, 1, sinks, &mut tick).map_err(|e| match e {
-                    DataError::Malformed {
-                        file,
-                        line,
-                        column,
-                        message,
-                    } => DataError::Malformed {
-                        file,
-                        line: line + lines_before(k),
-                        column,
-                        message,
-                    },
-                    other => other,
-                });
-            tick(chunk.len() as u64);
-            r.map(|sinks| sinks.into_iter().map(Sink::done).collect())
-        })
-        .collect();
+    let parts: Vec<Result<Vec<Filled>>> =
+        chunks
+            .par_iter()
+            .zip(sinks)
+            .enumerate()
+            .map(|(k, (chunk, sinks))| {
+                let mut reported = 0u64;
+                let mut tick = |pos: u64| {
+                    let now = done.fetch_add(pos - reported, std::sync::atomic::Ordering::Relaxed)
+                        + (pos - reported);
+                    reported = pos;
+                    if let Some(p) = progress {
+                        p(now, total);
+                    }
+                };
+                let r = parse_chunk(name, chunk, delim, quoted, &names, 1, sinks, &mut tick)
+                    .map_err(|e| match e {
+                        DataError::Malformed {
+                            file,
+                            line,
+                            column,
+                            message,
+                        } => DataError::Malformed {
+                            file,
+                            line: line + lines_before(k),
+                            column,
+                            message,
+                        },
+                        other => other,
+                    });
+                tick(chunk.len() as u64);
+                r.map(|sinks| sinks.into_iter().map(Sink::done).collect())
+            })
+            .collect();
     // Chunk by chunk, then column by column: columns finish independently (in parallel).
     let mut per_column: Vec<Vec<Filled>> = (0..n_cols)
         .map(|_| Vec::with_capacity(parts.len()))
@@ -579,7 +582,10 @@ pub(crate) fn parse_number(v: &[u8]) -> Option<f64> {
         if int_digits > 1 && digits[0] == b'0' {
             return None;
         }
-        let x = mant as f64 / POW10[frac];
+        // At most 15 digits: exact as i64 and as f64 (the signed conversion is one
+        // instruction, the unsigned one several); whole numbers skip the division.
+        let m = mant as i64 as f64;
+        let x = if frac == 0 { m } else { m / POW10[frac] };
         return Some(if neg { -x } else { x });
     }
     parse_number_general(v)
@@ -646,6 +652,19 @@ fn parse_simple_decimal(digits: &[u8]) -> Option<f64> {
 
 fn trim(v: &[u8]) -> &[u8] {
     v.trim_ascii()
+}
+
+/// A text field as a text column keeps it: numbers in their canonical form ("1.50"
+/// becomes "1.5"), exactly as numbers read before a column turned to text, so the result
+/// does not depend on where the file was split into chunks; `Err` when not UTF-8.
+fn canonical_text<'v>(v: &'v [u8], buf: &'v mut String) -> std::result::Result<&'v str, String> {
+    if let Some(b'0'..=b'9' | b'-' | b'.') = v.first() {
+        if let Some(x) = parse_number(v) {
+            *buf = format!("{x}");
+            return Ok(buf.as_str());
+        }
+    }
+    std::str::from_utf8(v).map_err(|_| "the value is not valid UTF-8 text".to_owned())
 }
 
 /// Distinct strings of a column, each stored once. The hash table holds, per level, its
@@ -717,8 +736,19 @@ const PARALLEL_MERGE_LEVELS: usize = 1 << 16;
 /// A column while it is being read: numbers until the first value that is not one.
 enum Builder {
     Num(Vec<f64>),
-    Str { codes: Vec<u32>, interner: Interner },
+    Str {
+        codes: Vec<u32>,
+        interner: Interner,
+    },
+    /// Text where nearly every value is new (ids, keys), in row order (`None` missing):
+    /// looking for repeats chunk by chunk would cost a hash table lookup per row for
+    /// nothing, so [`Builder::concat_many_levels`] finds them once for the column.
+    Unique(Vec<Option<String>>),
 }
+
+/// After this many values of a text column, a column whose values were nearly all new
+/// becomes [`Builder::Unique`].
+const UNIQUE_PROBE: usize = 4096;
 
 impl Builder {
     fn with_capacity(n: usize) -> Builder {
@@ -733,6 +763,7 @@ impl Builder {
         match self {
             Builder::Num(v) => v.len(),
             Builder::Str { codes, .. } => codes.len(),
+            Builder::Unique(v) => v.len(),
         }
     }
 
@@ -751,6 +782,16 @@ impl Builder {
                 return Ok(());
             }
             self.make_text();
+        }
+        if let Builder::Unique(values) = self {
+            if is_na(v) {
+                values.push(None);
+                return Ok(());
+            }
+            let mut buf = String::new();
+            let v = canonical_text(v, &mut buf)?;
+            values.push(Some(v.to_owned()));
+            return Ok(());
         }
         let Builder::Str { codes, interner } = self else {
             unreachable!("converted above")
@@ -777,12 +818,35 @@ impl Builder {
             .intern(v)
             .map_err(|()| "the value is not valid UTF-8 text".to_owned())?;
         codes.push(c);
-        // Mostly new values so far (ids, keys): make room for the rest at once rather
-        // than growing the table step by step.
+        if codes.len() == UNIQUE_PROBE && interner.levels.len() * 100 >= UNIQUE_PROBE * 95 {
+            let (codes, levels) = (std::mem::take(codes), std::mem::take(&mut interner.levels));
+            let mut values = Vec::with_capacity(codes.capacity());
+            values.extend(codes.iter().map(|&c| match c {
+                MISSING_CODE => None,
+                c => Some(levels[c as usize].clone()),
+            }));
+            *self = Builder::Unique(values);
+            return Ok(());
+        }
+        // Mostly new values so far: make room for the rest at once rather than growing
+        // the table step by step.
         if c == 4095 && codes.len() <= 6144 {
             interner.reserve(codes.capacity().saturating_sub(codes.len()));
         }
         Ok(())
+    }
+
+    /// Values of a [`Builder::Unique`] column as codes and levels, repeats found.
+    fn intern_unique(values: Vec<Option<String>>) -> Builder {
+        let mut codes = Vec::with_capacity(values.len());
+        let mut interner = Interner::default();
+        for v in values {
+            codes.push(match v {
+                None => MISSING_CODE,
+                Some(v) => interner.intern_owned(v),
+            });
+        }
+        Builder::Str { codes, interner }
     }
 
     /// Numbers read so far become text as they are usually written.
@@ -829,11 +893,19 @@ impl Builder {
             .map(|p| match p {
                 Builder::Str { interner, .. } => interner.levels.len(),
                 Builder::Num(v) => v.len(),
+                Builder::Unique(v) => v.len(),
             })
             .sum();
         if distinct >= PARALLEL_MERGE_LEVELS {
             return Builder::concat_many_levels(parts);
         }
+        let parts = parts
+            .into_iter()
+            .map(|p| match p {
+                Builder::Unique(v) => Builder::intern_unique(v),
+                other => other,
+            })
+            .collect();
         Builder::concat_texts(parts, total)
     }
 
@@ -881,24 +953,40 @@ impl Builder {
         use rayon::prelude::*;
         const PARTITIONS: usize = 8;
         parts.par_iter_mut().for_each(Builder::make_text);
-        let parts: Vec<(Vec<u32>, Interner)> = parts
-            .into_iter()
+        // Each part as codes into its levels, with the hash of every level: as its table
+        // holds it, or (a part of unique values, one level per value) computed here.
+        type Part = (Vec<u32>, Vec<String>);
+        let (parts, hashes): (Vec<Part>, Vec<Vec<u64>>) = parts
+            .into_par_iter()
             .map(|p| match p {
-                Builder::Str { codes, interner } => (codes, interner),
+                Builder::Str { codes, interner } => {
+                    let mut h = vec![0u64; interner.levels.len()];
+                    for &e in &interner.table {
+                        h[e as u32 as usize] = e & 0xFFFF_FFFF_0000_0000;
+                    }
+                    ((codes, interner.levels), h)
+                }
+                Builder::Unique(values) => {
+                    let mut codes = Vec::with_capacity(values.len());
+                    let mut levels = Vec::with_capacity(values.len());
+                    for v in values {
+                        codes.push(match v {
+                            None => MISSING_CODE,
+                            Some(v) => {
+                                levels.push(v);
+                                levels.len() as u32 - 1
+                            }
+                        });
+                    }
+                    let h = levels
+                        .iter()
+                        .map(|l| hash_bytes(l.as_bytes()) & 0xFFFF_FFFF_0000_0000)
+                        .collect();
+                    ((codes, levels), h)
+                }
                 Builder::Num(_) => unreachable!("converted to text"),
             })
-            .collect();
-        // The hash of every level, as each part's table holds it.
-        let hashes: Vec<Vec<u64>> = parts
-            .par_iter()
-            .map(|(_, it)| {
-                let mut h = vec![0u64; it.levels.len()];
-                for &e in &it.table {
-                    h[e as u32 as usize] = e & 0xFFFF_FFFF_0000_0000;
-                }
-                h
-            })
-            .collect();
+            .unzip();
         // Multiplying mixes all 32 hash bits into the top ones, which pick the partition
         // (the tables index by the low ones).
         let partition = |h: u64| (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 61) as usize;
@@ -911,14 +999,14 @@ impl Builder {
                     hashbrown::HashTable::with_capacity(total / PARTITIONS + total / 64);
                 let mut repeats = Vec::new();
                 for (k, h) in hashes.iter().enumerate() {
-                    let levels = &parts[k].1.levels;
+                    let levels = &parts[k].1;
                     for (i, &hi) in h.iter().enumerate() {
                         if partition(hi) != p {
                             continue;
                         }
                         let v = &levels[i];
                         match seen.find(table_hash(hi), |&(eh, ek, ei)| {
-                            eh == hi && parts[ek as usize].1.levels[ei as usize] == *v
+                            eh == hi && parts[ek as usize].1[ei as usize] == *v
                         }) {
                             Some(&(_, k0, i0)) => repeats.push([k as u32, i as u32, k0, i0]),
                             None => {
@@ -936,11 +1024,11 @@ impl Builder {
             .collect();
         drop(hashes);
         // Codes in order of first appearance; a repeat takes its first appearance's code
-        // (always in an earlier part, as a part's own levels are distinct).
+        // (earlier in order, so given one before repeats are resolved).
         const REPEAT: u32 = u32::MAX;
         let mut remap: Vec<Vec<u32>> = parts
             .iter()
-            .map(|(_, it)| vec![0; it.levels.len()])
+            .map(|(_, levels)| vec![0; levels.len()])
             .collect();
         for r in repeats.iter().flatten() {
             remap[r[0] as usize][r[1] as usize] = REPEAT;
@@ -949,16 +1037,18 @@ impl Builder {
         for r in repeats.iter().flatten() {
             firsts[r[0] as usize] += 1;
         }
-        for (f, (_, it)) in firsts.iter_mut().zip(&parts) {
-            *f = it.levels.len() - *f;
+        for (f, (_, part_levels)) in firsts.iter_mut().zip(&parts) {
+            *f = part_levels.len() - *f;
         }
         let mut levels = vec![String::new(); firsts.iter().sum()];
         let mut code_parts = Vec::with_capacity(parts.len());
         let mut jobs = Vec::with_capacity(parts.len());
         let (mut rest, mut at): (&mut [String], usize) = (&mut levels, 0);
-        for (((codes, it), map), &n) in parts.into_iter().zip(remap.iter_mut()).zip(&firsts) {
+        for (((codes, part_levels), map), &n) in
+            parts.into_iter().zip(remap.iter_mut()).zip(&firsts)
+        {
             let (mine, after) = std::mem::take(&mut rest).split_at_mut(n);
-            jobs.push((mine, at, map, it.levels));
+            jobs.push((mine, at, map, part_levels));
             code_parts.push(codes);
             rest = after;
             at += n;
@@ -1008,6 +1098,7 @@ impl Builder {
     fn finish(self) -> ColumnData {
         match self {
             Builder::Num(v) => ColumnData::Num(v),
+            Builder::Unique(v) => Builder::intern_unique(v).finish(),
             Builder::Str { codes, interner } => ColumnData::Str(StrColumn {
                 codes,
                 levels: interner.levels,
@@ -1141,6 +1232,8 @@ fn parse_chunk<'a>(
     name: &str,
     chunk: &[u8],
     delim: Delimiter,
+    // Whether the body holds a quote anywhere (known from one scan of all of it).
+    quoted: bool,
     names: &[String],
     first_line: u64,
     mut builders: Vec<Sink<'a>>,
@@ -1164,7 +1257,7 @@ fn parse_chunk<'a>(
         // instead of copying every record through the general CSV state machine.
         // The same, one separator at a time from a word-at-a-time scan (no per-line and
         // per-field searches, no field list).
-        Delimiter::Char(d) if d != b'\n' && d != b'\r' && memchr::memchr(b'"', chunk).is_none() => {
+        Delimiter::Char(d) if d != b'\n' && d != b'\r' && !quoted => {
             let mut seps = Separators::new(chunk, d);
             let mut start = 0usize;
             let mut line = first_line;
@@ -1218,7 +1311,7 @@ fn parse_chunk<'a>(
                 start = end + 1;
             }
         }
-        Delimiter::Char(d) if memchr::memchr(b'"', chunk).is_none() => {
+        Delimiter::Char(d) if !quoted => {
             let mut start = 0usize;
             let mut line = first_line;
             let mut fields: Vec<&[u8]> = Vec::with_capacity(n_cols);
@@ -1538,6 +1631,86 @@ mod tests {
         }
     }
 
+    /// Parts as chunks of an id column leave them: nearly all values new, so each part
+    /// turns `Unique`; some values repeat within a part and across parts.
+    fn unique_parts() -> Vec<Builder> {
+        (0..5u32)
+            .map(|k| {
+                let mut b = Builder::new();
+                for i in 0..6000u32 {
+                    let v = match i % 100 {
+                        7 => String::new(),
+                        8 => format!("id{}", i / 2),
+                        9 => format!("id{}", (k + 1) * 3 % 5 * 100_000 + i),
+                        _ => format!("id{}", k * 100_000 + i),
+                    };
+                    b.push(v.as_bytes()).unwrap();
+                }
+                assert!(matches!(b, Builder::Unique(_)), "part {k} not unique");
+                b
+            })
+            .collect()
+    }
+
+    #[test]
+    fn unique_parts_merge_like_interned_ones() {
+        let total = unique_parts().iter().map(Builder::len).sum();
+        let interned: Vec<Builder> = unique_parts()
+            .into_iter()
+            .map(|p| match p {
+                Builder::Unique(v) => Builder::intern_unique(v),
+                other => other,
+            })
+            .collect();
+        let serial = finished(Builder::concat_texts(interned, total));
+        let parallel = finished(Builder::concat_many_levels(unique_parts()));
+        assert_eq!(serial, parallel);
+        assert!(serial.0.contains(&MISSING_CODE));
+        assert!(serial.1.len() < total - 5 * 60, "repeats were found");
+        // One part alone finishes the same as through a merge.
+        let mut parts = unique_parts();
+        let alone = finished(parts.remove(0));
+        let interned = finished(Builder::concat_texts(
+            vec![Builder::new(), unique_parts().remove(0)]
+                .into_iter()
+                .map(|p| match p {
+                    Builder::Unique(v) => Builder::intern_unique(v),
+                    other => other,
+                })
+                .collect(),
+            6000,
+        ));
+        assert_eq!(alone, interned);
+    }
+
+    #[test]
+    fn a_large_id_column_reads_back_row_by_row() {
+        // Over 4 MiB: read in chunks on all cores, and the ids turn `Unique` in each.
+        let mut text = String::from("customer,x\n");
+        for i in 0..300_000u32 {
+            let id = match i % 1000 {
+                999 => format!("customer-{:08}", i / 7),
+                500 => String::new(),
+                _ => format!("customer-{i:08}"),
+            };
+            text.push_str(&format!("{id},{}\n", i % 10));
+        }
+        assert!(text.len() > 4 << 20);
+        let (f, _) = read("x.csv", &text).unwrap();
+        let ColumnData::Str(ids) = &f.columns[0].data else {
+            panic!("ids are text")
+        };
+        let mut distinct = std::collections::HashSet::new();
+        for (i, line) in text.lines().skip(1).enumerate() {
+            let id = line.split(',').next().unwrap();
+            assert_eq!(ids.get(i), (!id.is_empty()).then_some(id), "row {i}");
+            if !id.is_empty() {
+                distinct.insert(id);
+            }
+        }
+        assert_eq!(ids.levels.len(), distinct.len());
+    }
+
     #[test]
     fn sniffs_semicolons_and_header() {
         let (f, info) = read("a.csv", "a;b;c\n1;x;2.5\n2;y;\n").unwrap();
@@ -1653,6 +1826,13 @@ mod tests {
         // The same file with a quoted field goes through the general CSV reader.
         let (g, _) = read("x.csv", &text.replace("2,y", "2,\"y\"")).unwrap();
         assert_eq!(format!("{f:?}"), format!("{g:?}"));
+        // Quotes in the header only: the body keeps the fast path, with the same result.
+        let (h, _) = read("x.csv", &text.replacen("a,b,c", "\"a\",\"b\",c", 1)).unwrap();
+        assert_eq!(format!("{f:?}"), format!("{h:?}"));
+        // A quoted field across lines is one value.
+        let (q, _) = read("x.csv", "a,b\n1,\"two\nlines\"\n2,x\n").unwrap();
+        assert_eq!(q.n_rows, 2);
+        assert_eq!(q.columns[1].data.display(0).as_deref(), Some("two\nlines"));
         assert_eq!(f.n_rows, 3);
         assert_eq!(f.columns[0].data, ColumnData::Num(vec![1.0, 2.0, 3.0]));
         assert_eq!(f.columns[1].data.display(0).as_deref(), Some("x"));
