@@ -656,16 +656,19 @@ fn trim(v: &[u8]) -> &[u8] {
 
 /// A text field as a text column keeps it: numbers in their canonical form ("1.50"
 /// becomes "1.5"), exactly as numbers read before a column turned to text, so the result
-/// does not depend on where the file was split into chunks; `Err` when not UTF-8.
-fn canonical_text<'v>(v: &'v [u8], buf: &'v mut String) -> std::result::Result<&'v str, String> {
+/// does not depend on where the file was split into chunks.
+#[inline]
+fn canonical<'v>(v: &'v [u8], buf: &'v mut String) -> &'v [u8] {
     if let Some(b'0'..=b'9' | b'-' | b'.') = v.first() {
         if let Some(x) = parse_number(v) {
             *buf = format!("{x}");
-            return Ok(buf.as_str());
+            return buf.as_bytes();
         }
     }
-    std::str::from_utf8(v).map_err(|_| "the value is not valid UTF-8 text".to_owned())
+    v
 }
+
+const NOT_UTF8: &str = "the value is not valid UTF-8 text";
 
 /// Distinct strings of a column, each stored once. The hash table holds, per level, its
 /// code and the high half of its hash: a probe compares those before touching the text,
@@ -789,7 +792,7 @@ impl Builder {
                 return Ok(());
             }
             let mut buf = String::new();
-            let v = canonical_text(v, &mut buf)?;
+            let v = std::str::from_utf8(canonical(v, &mut buf)).map_err(|_| NOT_UTF8)?;
             values.push(Some(v.to_owned()));
             return Ok(());
         }
@@ -800,23 +803,10 @@ impl Builder {
             codes.push(MISSING_CODE);
             return Ok(());
         }
-        // In a mixed column, numbers are kept as text in their canonical form ("1.50"
-        // becomes "1.5"), exactly as numbers read before the switch to text are: so the
-        // result does not depend on where the file was split into chunks.
-        let canonical;
-        let v = match v.first() {
-            Some(b'0'..=b'9' | b'-' | b'.') => match parse_number(v) {
-                Some(x) => {
-                    canonical = format!("{x}");
-                    canonical.as_bytes()
-                }
-                None => v,
-            },
-            _ => v,
-        };
+        let mut buf = String::new();
         let c = interner
-            .intern(v)
-            .map_err(|()| "the value is not valid UTF-8 text".to_owned())?;
+            .intern(canonical(v, &mut buf))
+            .map_err(|()| NOT_UTF8.to_owned())?;
         codes.push(c);
         if codes.len() == UNIQUE_PROBE && interner.levels.len() * 100 >= UNIQUE_PROBE * 95 {
             let (codes, levels) = (std::mem::take(codes), std::mem::take(&mut interner.levels));
