@@ -26,8 +26,18 @@ pub(crate) fn router(state: AppState) -> Router {
     let mut open = Router::new();
     let mut v1 = Router::new();
     for r in crate::routes::ROUTES {
-        if r.role.is_some() {
-            v1 = v1.route(r.path, (r.handler)());
+        if let Some(role) = r.role {
+            // The table's role is enforced here for every route (after the key check),
+            // not left to each handler.
+            let handler = (r.handler)();
+            let handler = if role > klartext_store::KeyRole::Scorer {
+                handler.route_layer(from_fn(move |req: Request, next: Next| {
+                    require_role(role, r, req, next)
+                }))
+            } else {
+                handler
+            };
+            v1 = v1.route(r.path, handler);
         } else {
             open = open.route(r.path, (r.handler)());
         }
@@ -47,6 +57,36 @@ pub(crate) fn router(state: AppState) -> Router {
         .layer(from_fn(catch_panics_as_500))
         .layer(DefaultBodyLimit::max(state.inner.config.body_limit))
         .with_state(state)
+}
+
+/// Refuse a key whose role is below the route's, before the handler sees the request.
+async fn require_role(
+    role: klartext_store::KeyRole,
+    route: &'static crate::routes::Route,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let Some(caller) = req.extensions().get::<Caller>() else {
+        return Err(ApiError::new(ErrorCode::Unauthorized, "no API key"));
+    };
+    if caller.role < role {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!(
+                "key {} has role `{}`, which may not call {} {}; {} key may",
+                caller.key_id,
+                caller.role.as_str(),
+                route.method.to_uppercase(),
+                route.path,
+                if role >= klartext_store::KeyRole::Admin {
+                    "an admin"
+                } else {
+                    "an operator or admin"
+                }
+            ),
+        ));
+    }
+    Ok(next.run(req).await)
 }
 
 async fn not_found() -> ApiError {
@@ -169,11 +209,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-pub(crate) async fn list_usecases(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_operator("list use cases")?;
+pub(crate) async fn list_usecases(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let list: Vec<Value> = state
         .inner
         .usecases
@@ -735,10 +771,8 @@ pub(crate) async fn predict_batch(
 
 pub(crate) async fn get_prediction(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require_operator("read the prediction log")?;
     let store = state.inner.store.clone();
     let (p, fb) = tokio::task::spawn_blocking(move || {
         let p = store.prediction(&id)?;

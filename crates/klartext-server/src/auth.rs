@@ -147,22 +147,3 @@ pub(crate) async fn require_key(
     req.extensions_mut().insert(caller);
     Ok(next.run(req).await)
 }
-
-impl Caller {
-    /// Operators and admins may do everything the API offers; scorers predict and send
-    /// feedback only.
-    pub fn require_operator(&self, what: &str) -> Result<(), ApiError> {
-        if self.role >= KeyRole::Operator {
-            Ok(())
-        } else {
-            Err(ApiError::new(
-                ErrorCode::Forbidden,
-                format!(
-                    "key {} has role `{}`, which may not {what}; an operator or admin key may",
-                    self.key_id,
-                    self.role.as_str()
-                ),
-            ))
-        }
-    }
-}

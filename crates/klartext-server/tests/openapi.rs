@@ -27,9 +27,9 @@ fn concrete(path: &str) -> String {
     path.replace("{id}", "churn")
 }
 
-/// Every route documented for operators or admins refuses a scorer's key with 403,
-/// before it looks at the request (regression: withdrawing an objection was documented
-/// as operator-only but took any key).
+/// Every route documented for operators or admins refuses a scorer's key with 403 (and
+/// one for admins an operator's), before it looks at the request. The router enforces the
+/// table's role (regression: a handler that forgot its own check took any key).
 #[tokio::test]
 async fn every_route_above_scorer_refuses_a_scorer_key() {
     let f = fixture();
@@ -49,6 +49,19 @@ async fn every_route_above_scorer_refuses_a_scorer_key() {
             .await;
         assert_eq!(a.status, StatusCode::FORBIDDEN, "{r:?}: {}", a.text);
         assert_eq!(a.body["error"]["code"], "forbidden", "{r:?}: {}", a.text);
+        if r.role == Some(klartext_store::KeyRole::Admin) {
+            let a = f
+                .call(
+                    &r.method.to_uppercase(),
+                    &concrete(r.path),
+                    Some(&f.operator),
+                    Some("application/json"),
+                    "{}",
+                )
+                .await;
+            assert_eq!(a.status, StatusCode::FORBIDDEN, "{r:?}: {}", a.text);
+            assert!(a.text.contains("an admin key may"), "{r:?}: {}", a.text);
+        }
         checked += 1;
     }
     assert!(checked >= 10, "only {checked} routes above scorer");
