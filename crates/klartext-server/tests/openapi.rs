@@ -53,6 +53,12 @@ async fn every_route_above_scorer_refuses_a_scorer_key() {
                 .await;
             assert_eq!(a.status, StatusCode::FORBIDDEN, "{r:?}: {}", a.text);
             assert_eq!(a.body["error"]["code"], "forbidden", "{r:?}: {}", a.text);
+            let may = if r.role == Some(KeyRole::Admin) {
+                "an admin key may"
+            } else {
+                "an operator or admin key may"
+            };
+            assert!(a.text.contains(may), "{r:?}: {}", a.text);
         }
         checked += 1;
     }
