@@ -286,6 +286,58 @@ fn body_bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes
     })
 }
 
+/// A JSON object body with only `allowed` fields. With `empty_ok`, a body of nothing but
+/// whitespace (in any content type) is an empty object.
+pub(crate) fn object_body(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+    allowed: &[&str],
+    empty_ok: bool,
+) -> Result<Map<String, Value>, ApiError> {
+    let m = json_object(headers, body, limit, empty_ok)?;
+    only_fields(&m, allowed)?;
+    Ok(m)
+}
+
+/// A JSON object body, any fields (see [`object_body`]).
+fn json_object(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+    empty_ok: bool,
+) -> Result<Map<String, Value>, ApiError> {
+    let bytes = body_bytes(body, limit)?;
+    if empty_ok && bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    if media_type(headers) != "application/json" {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "send the body as `Content-Type: application/json`",
+        ));
+    }
+    match parse_json(&bytes)? {
+        Value::Object(m) => Ok(m),
+        _ => Err(ApiError::new(
+            ErrorCode::MalformedJson,
+            "expected a JSON object",
+        )),
+    }
+}
+
+/// Refuse a field not in `allowed`, naming it.
+fn only_fields(m: &Map<String, Value>, allowed: &[&str]) -> Result<(), ApiError> {
+    match m.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("unknown field; this request takes {}", allowed.join(", ")),
+        )
+        .field(k.clone())),
+        None => Ok(()),
+    }
+}
+
 fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| {
         ApiError::new(
@@ -801,38 +853,17 @@ pub(crate) async fn feedback(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    if media_type(&headers) != "application/json" {
-        return Err(ApiError::new(
-            ErrorCode::UnsupportedMediaType,
-            "send the feedback as `Content-Type: application/json`",
-        ));
-    }
-    let bytes = body_bytes(body, state.inner.config.body_limit)?;
-    let outcome = match parse_json(&bytes)? {
-        Value::Object(mut m) => match m.remove("outcome") {
+    let mut m = json_object(&headers, body, state.inner.config.body_limit, false)?;
+    let outcome =
+        match m.remove("outcome") {
             Some(Value::Null) | None => return Err(ApiError::new(
                 ErrorCode::InvalidRequest,
                 "missing `outcome`: send the real outcome, e.g. {\"outcome\": {\"churned\": true}}",
             )
             .field("outcome")),
-            Some(o) => {
-                if let Some(k) = m.keys().next() {
-                    return Err(ApiError::new(
-                        ErrorCode::InvalidRequest,
-                        "unknown field; feedback has `outcome` only",
-                    )
-                    .field(k.clone()));
-                }
-                o
-            }
-        },
-        _ => {
-            return Err(ApiError::new(
-                ErrorCode::MalformedJson,
-                "expected a JSON object with `outcome`",
-            ))
-        }
-    };
+            Some(o) => o,
+        };
+    only_fields(&m, &["outcome"])?;
     let fb = Feedback {
         prediction_id: id,
         outcome,

@@ -258,37 +258,13 @@ pub(crate) async fn switch(
             format!("use case `{id}` does not exist"),
         ));
     }
-    if media_type(&headers) != "application/json" {
-        return Err(ApiError::new(
-            ErrorCode::UnsupportedMediaType,
-            "send the switch as `Content-Type: application/json`",
-        ));
-    }
-    let bytes = body.map_err(|e| {
-        ApiError::new(
-            ErrorCode::InvalidRequest,
-            format!("cannot read the request body: {e}"),
-        )
-    })?;
-    let v: Value = serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::new(
-            ErrorCode::MalformedJson,
-            format!("the body is not valid JSON: {e}"),
-        )
-    })?;
-    let Value::Object(m) = v else {
-        return Err(ApiError::new(
-            ErrorCode::MalformedJson,
-            "expected {\"state\": \"off\"|\"on\", \"reason\": \"...\"}",
-        ));
-    };
-    if let Some(k) = m.keys().find(|k| *k != "state" && *k != "reason") {
-        return Err(ApiError::new(
-            ErrorCode::InvalidRequest,
-            "unknown field; a switch has `state` and `reason`",
-        )
-        .field(k.clone()));
-    }
+    let m = crate::api::object_body(
+        &headers,
+        body,
+        state.inner.config.body_limit,
+        &["state", "reason"],
+        false,
+    )?;
     let on = match m.get("state").and_then(Value::as_str) {
         Some("off") => false,
         Some("on") => true,

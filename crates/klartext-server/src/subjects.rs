@@ -4,7 +4,6 @@
 //! server keeps in memory (reloaded with the governance version), and the retention
 //! schedule.
 
-use crate::api::media_type;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorCode};
 use crate::rights::{self, RightsError};
@@ -228,53 +227,6 @@ async fn refresh(state: &AppState) -> Result<(), ApiError> {
     .await
 }
 
-/// A JSON object body with only `allowed` fields; `None` for an empty body.
-fn object_body(
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-    allowed: &[&str],
-) -> Result<Map<String, Value>, ApiError> {
-    let bytes = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large")
-        } else {
-            ApiError::new(
-                ErrorCode::InvalidRequest,
-                format!("cannot read the request body: {e}"),
-            )
-        }
-    })?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Map::new());
-    }
-    if media_type(headers) != "application/json" {
-        return Err(ApiError::new(
-            ErrorCode::UnsupportedMediaType,
-            "send the body as `Content-Type: application/json`",
-        ));
-    }
-    let Value::Object(m) = serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::new(
-            ErrorCode::MalformedJson,
-            format!("the body is not valid JSON: {e}"),
-        )
-    })?
-    else {
-        return Err(ApiError::new(
-            ErrorCode::MalformedJson,
-            "expected a JSON object",
-        ));
-    };
-    if let Some(k) = m.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidRequest,
-            format!("unknown field; this request takes {}", allowed.join(", ")),
-        )
-        .field(k.clone()));
-    }
-    Ok(m)
-}
-
 /// An optional text field of a body, trimmed; `None` when absent or blank.
 fn text_field(m: &Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {
     match m.get(name) {
@@ -301,7 +253,13 @@ pub(crate) async fn object(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     rights::check_subject(&id).map_err(rights_error)?;
-    let m = object_body(&headers, body, &["reason"])?;
+    let m = crate::api::object_body(
+        &headers,
+        body,
+        state.inner.config.body_limit,
+        &["reason"],
+        true,
+    )?;
     let reason = text_field(&m, "reason")?;
     let store = state.inner.store.clone();
     let actor = format!("api:{}", caller.key_id);
@@ -354,7 +312,13 @@ pub(crate) async fn contest(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let m = object_body(&headers, body, &["reason"])?;
+    let m = crate::api::object_body(
+        &headers,
+        body,
+        state.inner.config.body_limit,
+        &["reason"],
+        true,
+    )?;
     let reason = text_field(&m, "reason")?.ok_or_else(|| {
         ApiError::new(
             ErrorCode::InvalidRequest,
@@ -432,7 +396,13 @@ async fn decide(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let m = object_body(&headers, body, &["reason"])?;
+    let m = crate::api::object_body(
+        &headers,
+        body,
+        state.inner.config.body_limit,
+        &["reason"],
+        true,
+    )?;
     let note = text_field(&m, "reason")?;
     if !approve && note.is_none() {
         return Err(
