@@ -227,6 +227,22 @@ async fn refresh(state: &AppState) -> Result<(), ApiError> {
     .await
 }
 
+/// The optional `{"reason"}` body of a rights or review call, trimmed.
+fn reason_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Option<String>, ApiError> {
+    let m = crate::api::object_body(
+        headers,
+        body,
+        state.inner.config.body_limit,
+        &["reason"],
+        true,
+    )?;
+    text_field(&m, "reason")
+}
+
 /// An optional text field of a body, trimmed; `None` when absent or blank.
 fn text_field(m: &Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {
     match m.get(name) {
@@ -253,14 +269,7 @@ pub(crate) async fn object(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     rights::check_subject(&id).map_err(rights_error)?;
-    let m = crate::api::object_body(
-        &headers,
-        body,
-        state.inner.config.body_limit,
-        &["reason"],
-        true,
-    )?;
-    let reason = text_field(&m, "reason")?;
+    let reason = reason_body(&state, &headers, body)?;
     let store = state.inner.store.clone();
     let actor = format!("api:{}", caller.key_id);
     let (o, new) = blocking("objection task failed", move || {
@@ -312,14 +321,7 @@ pub(crate) async fn contest(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let m = crate::api::object_body(
-        &headers,
-        body,
-        state.inner.config.body_limit,
-        &["reason"],
-        true,
-    )?;
-    let reason = text_field(&m, "reason")?.ok_or_else(|| {
+    let reason = reason_body(&state, &headers, body)?.ok_or_else(|| {
         ApiError::new(
             ErrorCode::InvalidRequest,
             "missing `reason`: say why the decision is contested",
@@ -396,14 +398,7 @@ async fn decide(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let m = crate::api::object_body(
-        &headers,
-        body,
-        state.inner.config.body_limit,
-        &["reason"],
-        true,
-    )?;
-    let note = text_field(&m, "reason")?;
+    let note = reason_body(&state, &headers, body)?;
     if !approve && note.is_none() {
         return Err(
             ApiError::new(ErrorCode::InvalidRequest, "rejecting needs a `reason`").field("reason"),
