@@ -3,4 +3,4 @@
 # features and the score, findings) on 1,000,000 logged predictions. Goal: under 2 s.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo run --release -q -p klartext-server --example monitor_bench -- "${1:-1000000}"
+cargo run --release -q -p klartext-govern --example monitor_bench -- "${1:-1000000}"

@@ -4,11 +4,14 @@
 //! that every other crate speaks. Files, databases and HTTP live in the crates above it.
 
 pub mod calendar;
+pub mod decision;
 pub mod frame;
 pub mod report;
 pub mod schema;
+pub mod text;
 pub mod usecase;
 
+pub use decision::{DecisionStatus, Outcome};
 pub use frame::{Column, ColumnData, Frame, StrColumn, MISSING_CODE};
 pub use report::QualityReport;
 pub use schema::{ColumnKind, ColumnRole, ColumnSchema, Schema};

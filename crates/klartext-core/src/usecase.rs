@@ -12,6 +12,7 @@ pub enum UseCaseKind {
     Classification,
     Regression,
     Segmentation,
+    LifetimeValue,
     Anomaly,
     Recommendation,
     Allocation,
@@ -19,21 +20,33 @@ pub enum UseCaseKind {
 }
 
 impl UseCaseKind {
+    /// Every kind the use-case file accepts, in the order the file's comment lists them.
+    pub const ALL: [UseCaseKind; 8] = [
+        UseCaseKind::Classification,
+        UseCaseKind::Regression,
+        UseCaseKind::Segmentation,
+        UseCaseKind::LifetimeValue,
+        UseCaseKind::Anomaly,
+        UseCaseKind::Recommendation,
+        UseCaseKind::Allocation,
+        UseCaseKind::Content,
+    ];
+
+    pub fn parse(s: &str) -> Option<UseCaseKind> {
+        UseCaseKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             UseCaseKind::Classification => "classification",
             UseCaseKind::Regression => "regression",
             UseCaseKind::Segmentation => "segmentation",
+            UseCaseKind::LifetimeValue => "lifetime_value",
             UseCaseKind::Anomaly => "anomaly",
             UseCaseKind::Recommendation => "recommendation",
             UseCaseKind::Allocation => "allocation",
             UseCaseKind::Content => "content",
         }
-    }
-
-    /// Kinds that learn from a target column.
-    pub fn needs_target(self) -> bool {
-        matches!(self, UseCaseKind::Classification | UseCaseKind::Regression)
     }
 }
 
@@ -81,6 +94,9 @@ pub struct UseCase {
     pub retention: Retention,
     #[serde(default)]
     pub monitoring: Monitoring,
+    /// The `[<kind>]` table: settings only the use case's kind reads (empty when absent).
+    #[serde(skip)]
+    pub settings: toml::Table,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -135,24 +151,66 @@ impl TomlScalar {
     }
 }
 
+/// The `[gates]` table: thresholds a model version must meet to be promoted, by name.
+/// Which names a use case may set, and what each measures, is its kind's to say (the
+/// kind checks the table when the file is loaded); here they are only numbers and flags.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Gates {
-    pub min_auc: Option<f64>,
-    pub min_pr_auc: Option<f64>,
-    pub max_log_loss: Option<f64>,
-    pub max_calibration_error: Option<f64>,
-    pub max_rmse: Option<f64>,
-    pub max_mae: Option<f64>,
-    pub min_r2: Option<f64>,
-    pub max_overfit_gap: Option<f64>,
-    pub min_demographic_parity_ratio: Option<f64>,
-    pub max_demographic_parity_difference: Option<f64>,
-    pub max_equalized_odds_difference: Option<f64>,
-    /// Largest share of missing values allowed in any feature.
-    pub max_missing_share: Option<f64>,
-    /// Refuse training while a leakage suspect is among the features.
-    pub no_leakage: Option<bool>,
+#[serde(transparent)]
+pub struct Gates(pub std::collections::BTreeMap<String, GateValue>);
+
+/// One gate's threshold: a number (`min_auc = 0.75`) or a flag (`no_leakage = true`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum GateValue {
+    Number(f64),
+    Flag(bool),
+}
+
+impl<'de> Deserialize<'de> for GateValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<GateValue, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = GateValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number (or true/false for a yes/no gate)")
+            }
+            fn visit_bool<E>(self, b: bool) -> Result<GateValue, E> {
+                Ok(GateValue::Flag(b))
+            }
+            fn visit_i64<E>(self, x: i64) -> Result<GateValue, E> {
+                Ok(GateValue::Number(x as f64))
+            }
+            fn visit_u64<E>(self, x: u64) -> Result<GateValue, E> {
+                Ok(GateValue::Number(x as f64))
+            }
+            fn visit_f64<E>(self, x: f64) -> Result<GateValue, E> {
+                Ok(GateValue::Number(x))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Gates {
+    /// A numeric gate's threshold, if the use case sets it.
+    pub fn number(&self, key: &str) -> Option<f64> {
+        match self.0.get(key) {
+            Some(GateValue::Number(x)) => Some(*x),
+            _ => None,
+        }
+    }
+
+    /// A yes/no gate, if the use case sets it.
+    pub fn flag(&self, key: &str) -> Option<bool> {
+        match self.0.get(key) {
+            Some(GateValue::Flag(b)) => Some(*b),
+            _ => None,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// What a switched-off use case answers.
@@ -224,34 +282,123 @@ pub struct UseCaseError {
     pub message: String,
 }
 
+impl UseCaseError {
+    /// An error at a byte range of the file (or at no place).
+    pub fn at(
+        file: &str,
+        text: &str,
+        span: Option<std::ops::Range<usize>>,
+        message: &str,
+    ) -> UseCaseError {
+        let (line, column) = span.map(|s| line_col(text, s.start)).unwrap_or((0, 0));
+        UseCaseError {
+            file: file.to_owned(),
+            line,
+            column,
+            message: message.trim().to_owned(),
+        }
+    }
+
+    /// An error about a dotted key (`data.target`, `gates.min_auc`, `gates`), placed
+    /// where the file writes it.
+    pub fn at_key(file: &str, text: &str, dotted: &str, message: String) -> UseCaseError {
+        let (line, column) = locate_key(text, dotted).unwrap_or((0, 0));
+        UseCaseError {
+            file: file.to_owned(),
+            line,
+            column,
+            message,
+        }
+    }
+}
+
 impl UseCase {
-    /// Parse and validate a use-case file. `file` names it in errors; `expected_id`, when
-    /// given, is the id the file name implies (`usecases/<id>.toml`).
+    /// Parse a use-case file and check what every kind shares. `file` names it in
+    /// errors; `expected_id`, when given, is the id the file name implies
+    /// (`usecases/<id>.toml`). The `[<kind>]` table of the file's kind is kept raw in
+    /// [`UseCase::settings`] for the kind to read; a table for another kind is refused.
+    /// The kind's own checks (its gates, its table, its data roles) are the kinds
+    /// registry's to add: `klartext_kinds::usecase::load` runs both.
     pub fn parse(
         file: &str,
         text: &str,
         expected_id: Option<&str>,
     ) -> Result<UseCase, UseCaseError> {
-        let uc: UseCase = toml::from_str(text).map_err(|e| {
-            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
-            UseCaseError {
-                file: file.to_owned(),
-                line,
-                column,
-                message: e.message().trim().to_owned(),
+        let positioned = |e: toml::de::Error| UseCaseError::at(file, text, e.span(), e.message());
+        let mut root = toml::de::DeTable::parse(text).map_err(positioned)?;
+        // The kind tables come out first: the rest is the common file, unknown keys refused.
+        let mut tables = Vec::new();
+        for k in UseCaseKind::ALL {
+            let key = root
+                .get_ref()
+                .keys()
+                .find(|n| n.get_ref() == k.as_str())
+                .cloned();
+            if let Some(key) = key {
+                let v = root.get_mut().remove(&key).expect("the key was just found");
+                tables.push((k, v));
             }
-        })?;
+        }
+        let mut uc =
+            UseCase::deserialize(toml::de::Deserializer::from(root)).map_err(positioned)?;
+        for (k, v) in tables {
+            if k != uc.kind {
+                return Err(UseCaseError::at(
+                    file,
+                    text,
+                    Some(v.span()),
+                    &format!(
+                        "`[{k}]` holds the settings of {k} use cases; this use case is of kind {}",
+                        uc.kind
+                    ),
+                ));
+            }
+            let span = v.span();
+            if !v.get_ref().is_table() {
+                return Err(UseCaseError::at(
+                    file,
+                    text,
+                    Some(span),
+                    &format!("`{k}` must be a table, `[{k}]`"),
+                ));
+            }
+            uc.settings = toml::Table::deserialize(toml::de::ValueDeserializer::from(v))
+                .map_err(positioned)?;
+        }
         let problems = uc.problems(expected_id);
         if let Some((key, message)) = problems.into_iter().next() {
-            let (line, column) = locate_key(text, &key).unwrap_or((0, 0));
-            return Err(UseCaseError {
-                file: file.to_owned(),
-                line,
-                column,
-                message,
-            });
+            return Err(UseCaseError::at_key(file, text, &key, message));
         }
         Ok(uc)
+    }
+
+    /// Read the kind's `[<kind>]` table of a use-case file as `T` (its defaults when the
+    /// file has none), with the file position of a wrong or unknown key. Kinds call this
+    /// when the file is loaded; later they read the validated table with [`UseCase::settings_as`].
+    pub fn read_settings<T: serde::de::DeserializeOwned + Default>(
+        &self,
+        file: &str,
+        text: &str,
+    ) -> Result<T, UseCaseError> {
+        let positioned = |e: toml::de::Error| UseCaseError::at(file, text, e.span(), e.message());
+        let root = toml::de::DeTable::parse(text).map_err(positioned)?;
+        let table = root
+            .get_ref()
+            .iter()
+            .find(|(n, _)| n.get_ref() == self.kind.as_str())
+            .map(|(_, v)| v.clone());
+        match table {
+            None => Ok(T::default()),
+            Some(v) => T::deserialize(toml::de::ValueDeserializer::from(v)).map_err(positioned),
+        }
+    }
+
+    /// The kind's table as `T`, already checked by [`UseCase::read_settings`] at load.
+    pub fn settings_as<T: serde::de::DeserializeOwned + Default>(&self) -> Result<T, String> {
+        if self.settings.is_empty() {
+            return Ok(T::default());
+        }
+        T::deserialize(toml::Value::Table(self.settings.clone())).map_err(|e| e.to_string())
     }
 
     /// Semantic problems as (dotted key, message), in file order as far as possible.
@@ -282,21 +429,6 @@ impl UseCase {
             }
         }
         let d = &self.data;
-        if self.kind.needs_target() && d.target.trim().is_empty() {
-            bad(
-                "data.target",
-                format!(
-                    "a {} use case needs `data.target`, the column to predict",
-                    self.kind
-                ),
-            );
-        }
-        if self.kind == UseCaseKind::Regression && d.positive.is_some() {
-            bad(
-                "data.positive",
-                "`data.positive` applies to classification only".into(),
-            );
-        }
         let named: [(&str, &str); 3] = [
             ("data.target", &d.target),
             ("data.id", &d.id),
@@ -357,56 +489,6 @@ impl UseCase {
                 "monitoring.window_days",
                 "`monitoring.window_days` must be at least 1".into(),
             );
-        }
-        let g = &self.gates;
-        for (key, v) in [
-            ("gates.min_auc", g.min_auc),
-            ("gates.min_pr_auc", g.min_pr_auc),
-            ("gates.max_calibration_error", g.max_calibration_error),
-            (
-                "gates.min_demographic_parity_ratio",
-                g.min_demographic_parity_ratio,
-            ),
-            (
-                "gates.max_demographic_parity_difference",
-                g.max_demographic_parity_difference,
-            ),
-            (
-                "gates.max_equalized_odds_difference",
-                g.max_equalized_odds_difference,
-            ),
-            ("gates.max_missing_share", g.max_missing_share),
-            ("gates.max_overfit_gap", g.max_overfit_gap),
-        ] {
-            if let Some(v) = v {
-                if !(0.0..=1.0).contains(&v) {
-                    bad(key, format!("`{key}` = {v} must be between 0 and 1"));
-                }
-            }
-        }
-        for (key, v) in [
-            ("gates.max_rmse", g.max_rmse),
-            ("gates.max_mae", g.max_mae),
-            ("gates.max_log_loss", g.max_log_loss),
-        ] {
-            if let Some(v) = v {
-                if v.is_nan() || v < 0.0 {
-                    bad(key, format!("`{key}` = {v} must be zero or more"));
-                }
-            }
-        }
-        if self.kind == UseCaseKind::Regression {
-            for (key, v) in [
-                ("gates.min_auc", g.min_auc),
-                ("gates.min_pr_auc", g.min_pr_auc),
-            ] {
-                if v.is_some() {
-                    bad(
-                        key,
-                        format!("`{key}` applies to classification, not regression"),
-                    );
-                }
-            }
         }
         let f = &self.fallback;
         let set = usize::from(f.score.is_some() || f.label.is_some())
@@ -497,7 +579,7 @@ mod tests {
 title = "Churn risk for subscription customers"
 goal = "Find customers likely to cancel in the next 90 days so that retention calls them first."
 kpi = "retention rate of contacted customers"
-kind = "classification"          # classification | regression | segmentation | anomaly | recommendation | allocation | content
+kind = "classification"          # classification | regression | segmentation | lifetime_value | anomaly | recommendation | allocation | content
 owner = "crm-team@example.com"
 risk = "limited"                  # minimal | limited | high (EU AI Act)
 legal_basis = "legitimate interest, GDPR Art. 6(1)(f)"
@@ -530,17 +612,20 @@ predictions_days = 365
         assert_eq!(uc.risk, RiskClass::Limited);
         assert_eq!(uc.positive_label().as_deref(), Some("Yes"));
         assert_eq!(uc.data.protected, vec!["female", "senior_citizen"]);
-        assert_eq!(uc.gates.min_auc, Some(0.75));
+        assert_eq!(uc.gates.number("min_auc"), Some(0.75));
         assert_eq!(uc.fallback.score, Some(0.0));
         assert_eq!(uc.retention.predictions_days, Some(365));
     }
 
     #[test]
     fn unknown_key_names_line_and_column() {
-        let text = PRODUCT_EXAMPLE.replace("min_auc = 0.75", "min_acu = 0.75");
+        let text = PRODUCT_EXAMPLE.replace("kpi = ", "kip = ");
         let err = UseCase::parse("u.toml", &text, None).unwrap_err();
-        assert_eq!((err.line, err.column), (20, 1), "{err}");
-        assert!(err.message.contains("unknown field `min_acu`"), "{err}");
+        assert_eq!((err.line, err.column), (4, 1), "{err}");
+        assert!(err.message.contains("unknown field `kip`"), "{err}");
+        let text = PRODUCT_EXAMPLE.replace("predictions_days = 365", "prediction_days = 365");
+        let err = UseCase::parse("u.toml", &text, None).unwrap_err();
+        assert_eq!((err.line, err.column), (28, 1), "{err}");
     }
 
     #[test]
@@ -550,6 +635,57 @@ predictions_days = 365
         assert_eq!(err.line, 20, "{err}");
         assert!(err.column > 1, "{err}");
         assert!(err.to_string().starts_with("u.toml:20:"), "{err}");
+        assert!(err.message.contains("a number"), "{err}");
+    }
+
+    #[test]
+    fn gates_are_numbers_and_flags_by_name() {
+        let uc = UseCase::parse(
+            "u.toml",
+            &PRODUCT_EXAMPLE.replace(
+                "max_overfit_gap = 0.05",
+                "max_overfit_gap = 0\nno_leakage = true",
+            ),
+            None,
+        )
+        .unwrap();
+        assert_eq!(uc.gates.number("min_auc"), Some(0.75));
+        assert_eq!(uc.gates.number("max_overfit_gap"), Some(0.0));
+        assert_eq!(uc.gates.flag("no_leakage"), Some(true));
+        assert_eq!(uc.gates.number("no_leakage"), None);
+    }
+
+    #[test]
+    fn the_kind_table_is_kept_for_the_kind_and_another_kind_table_is_refused() {
+        let text = format!("{PRODUCT_EXAMPLE}\n[classification]\nanything = 1\n");
+        let uc = UseCase::parse("u.toml", &text, None).unwrap();
+        assert_eq!(
+            uc.settings.get("anything").and_then(|v| v.as_integer()),
+            Some(1)
+        );
+
+        #[derive(Debug, Default, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Settings {
+            #[allow(dead_code)]
+            threshold: Option<f64>,
+        }
+        let err = uc.read_settings::<Settings>("u.toml", &text).unwrap_err();
+        assert_eq!((err.line, err.column), (31, 1), "{err}");
+        assert!(err.message.contains("unknown field `anything`"), "{err}");
+        assert!(UseCase::parse("u.toml", PRODUCT_EXAMPLE, None)
+            .unwrap()
+            .read_settings::<Settings>("u.toml", PRODUCT_EXAMPLE)
+            .is_ok());
+
+        let text = format!("{PRODUCT_EXAMPLE}\n[segmentation]\nk = 4\n");
+        let err = UseCase::parse("u.toml", &text, None).unwrap_err();
+        assert_eq!(err.line, 30, "{err}");
+        assert!(
+            err.message
+                .contains("this use case is of kind classification"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -562,19 +698,22 @@ predictions_days = 365
 
     #[test]
     fn semantic_errors_point_at_the_key() {
-        let text = PRODUCT_EXAMPLE.replace("min_auc = 0.75", "min_auc = 1.75");
+        let text = PRODUCT_EXAMPLE.replace(
+            "predictions_days = 365",
+            "predictions_days = 365\n\n[monitoring]\np_value = 1.75",
+        );
         let err = UseCase::parse("u.toml", &text, None).unwrap_err();
-        assert_eq!((err.line, err.column), (20, 1), "{err}");
-        assert!(err.message.contains("between 0 and 1"));
+        assert_eq!((err.line, err.column), (31, 1), "{err}");
+        assert!(err.message.contains("above 0 and at most 1"));
 
         let err =
             UseCase::parse("usecases/other.toml", PRODUCT_EXAMPLE, Some("other")).unwrap_err();
         assert_eq!(err.line, 1);
         assert!(err.message.contains("does not match the file name"));
 
-        let text = PRODUCT_EXAMPLE.replace("target = \"churn\"", "target = \"\"");
+        let text = PRODUCT_EXAMPLE.replace("exclude = [\"rownames\"]", "exclude = [\"churn\"]");
         let err = UseCase::parse("u.toml", &text, None).unwrap_err();
-        assert_eq!(err.line, 12, "{err}");
+        assert_eq!(err.line, 16, "{err}");
     }
 
     #[test]

@@ -263,7 +263,7 @@ fn example_usecase_loads() {
         uc.data.protected,
         vec!["female".to_owned(), "senior_citizen".to_owned()]
     );
-    assert_eq!(uc.gates.min_auc, Some(0.75));
+    assert_eq!(uc.gates.number("min_auc"), Some(0.75));
     let g = generate(&params(10));
     for c in uc
         .data

@@ -18,9 +18,16 @@ pub struct GroupRates {
     /// Share of rows predicted 1.
     pub selection_rate: f64,
     /// Share of true positives predicted 1; NaN when the group has no positives.
+    #[serde(deserialize_with = "nan_from_null")]
     pub tpr: f64,
     /// Share of true negatives predicted 1; NaN when the group has no negatives.
+    #[serde(deserialize_with = "nan_from_null")]
     pub fpr: f64,
+}
+
+/// JSON has no NaN: it is written as `null`, and read back as NaN.
+fn nan_from_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// Fairness of decisions across the groups of one protected attribute.
@@ -29,10 +36,13 @@ pub struct FairnessReport {
     /// Groups sorted by name.
     pub groups: Vec<GroupRates>,
     /// max − min selection rate over groups.
+    #[serde(deserialize_with = "nan_from_null")]
     pub demographic_parity_difference: f64,
     /// min / max selection rate (1 when every group has rate 0).
+    #[serde(deserialize_with = "nan_from_null")]
     pub demographic_parity_ratio: f64,
     /// max(TPR max − min, FPR max − min) over groups where the rate is defined.
+    #[serde(deserialize_with = "nan_from_null")]
     pub equalized_odds_difference: f64,
 }
 

@@ -5,6 +5,7 @@
 use crate::drift::{ColumnDrift, Histogram};
 use crate::performance::PerformanceReport;
 use crate::report::{date, MonitoringReport, Severity};
+use klartext_core::text::escape_html as esc;
 use std::fmt::Write;
 
 const REF: &str = "#8da0cb";
@@ -50,7 +51,7 @@ figure{{margin:0;border:1px solid #eee;padding:6px}}figcaption{{font-size:13px}}
             let _ = write!(
                 h,
                 "<li class=\"alert\">{} (window from {}){}</li>",
-                esc(&a.kind),
+                esc(a.kind.as_str()),
                 date(a.window_start_ms),
                 if a.raised_now {
                     ": raised now"
@@ -130,13 +131,6 @@ figure{{margin:0;border:1px solid #eee;padding:6px}}figcaption{{font-size:13px}}
     }
     h.push_str("</body></html>\n");
     h
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// Paired bars, reference and current share per bar.

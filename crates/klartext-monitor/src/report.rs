@@ -3,9 +3,7 @@
 
 use crate::drift::{ColumnDrift, DriftReport, Method};
 use crate::performance::PerformanceReport;
-use klartext_core::UseCase;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -23,11 +21,36 @@ pub struct Finding {
     pub text: String,
 }
 
+/// What an alert is about; its name is also the audit event's action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AlertKind {
+    #[serde(rename = "drift.detected")]
+    DriftDetected,
+    #[serde(rename = "performance.degraded")]
+    PerformanceDegraded,
+}
+
+impl AlertKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::DriftDetected => "drift.detected",
+            AlertKind::PerformanceDegraded => "performance.degraded",
+        }
+    }
+}
+
+/// Where a report's rows come from: the served traffic (feedback and alerts apply) or a
+/// file checked against the reference (drift only: a file is not traffic).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Traffic,
+    File,
+}
+
 /// An alert the report calls for; raised at most once per use case, kind and window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
-    /// `drift.detected` or `performance.degraded`.
-    pub kind: String,
+    pub kind: AlertKind,
     pub window_start_ms: i64,
     pub summary: String,
     /// Whether this report raised it (false: it was raised before in this window).
@@ -59,33 +82,8 @@ pub struct MonitoringReport {
     pub alerts: Vec<Alert>,
 }
 
-/// Did a feedback outcome turn out positive? The outcome is what the caller sent: a
-/// bare value, or an object holding the target column (`{"churn": "Yes"}`); `None` when
-/// it cannot be read.
-pub fn outcome_positive(uc: &UseCase, outcome: &Value) -> Option<bool> {
-    let v = match outcome {
-        Value::Object(m) => m
-            .get(&uc.data.target)
-            .or_else(|| m.get("outcome"))
-            .or_else(|| {
-                if m.len() == 1 {
-                    m.values().next()
-                } else {
-                    None
-                }
-            })?,
-        other => other,
-    };
-    match v {
-        Value::Bool(b) => Some(*b),
-        Value::Number(n) => Some(uc.is_positive(&n.to_string())),
-        Value::String(s) => Some(uc.is_positive(s)),
-        _ => None,
-    }
-}
-
 /// Fill in findings and alerts from the drift and performance parts.
-pub fn conclude(report: &mut MonitoringReport, min_rows: u32, psi_threshold: f64) {
+pub fn conclude(report: &mut MonitoringReport, min_rows: u32, psi_threshold: f64, source: Source) {
     let mut f = Vec::new();
     let mut alerts = Vec::new();
     let window_start = report.window.from_ms;
@@ -119,7 +117,7 @@ pub fn conclude(report: &mut MonitoringReport, min_rows: u32, psi_threshold: f64
                     text: summary.clone(),
                 });
                 alerts.push(Alert {
-                    kind: "drift.detected".into(),
+                    kind: AlertKind::DriftDetected,
                     window_start_ms: window_start,
                     summary,
                     raised_now: false,
@@ -151,7 +149,7 @@ pub fn conclude(report: &mut MonitoringReport, min_rows: u32, psi_threshold: f64
                     });
                     if !d.dataset_drift {
                         alerts.push(Alert {
-                            kind: "drift.detected".into(),
+                            kind: AlertKind::DriftDetected,
                             window_start_ms: window_start,
                             summary: text,
                             raised_now: false,
@@ -166,6 +164,7 @@ pub fn conclude(report: &mut MonitoringReport, min_rows: u32, psi_threshold: f64
         .as_ref()
         .and_then(|p| Some((p, p.current()?)))
     {
+        None if source == Source::File => {}
         None => f.push(Finding {
             severity: Severity::Info,
             column: None,
@@ -196,7 +195,7 @@ pub fn conclude(report: &mut MonitoringReport, min_rows: u32, psi_threshold: f64
                         text: text.clone(),
                     });
                     alerts.push(Alert {
-                        kind: "performance.degraded".into(),
+                        kind: AlertKind::PerformanceDegraded,
                         window_start_ms: w.from_ms,
                         summary: text,
                         raised_now: false,
@@ -220,7 +219,12 @@ pub fn conclude(report: &mut MonitoringReport, min_rows: u32, psi_threshold: f64
     }
     f.sort_by_key(|x| x.severity);
     report.findings = f;
-    report.alerts = alerts;
+    // A file's findings alert no one.
+    report.alerts = if source == Source::Traffic {
+        alerts
+    } else {
+        Vec::new()
+    };
 }
 
 fn judged_by(c: &ColumnDrift) -> String {
@@ -330,27 +334,3 @@ fn sig(p: f64) -> String {
 }
 
 pub use klartext_core::calendar::date_of_ms as date;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn outcomes_read_as_sent() {
-        let uc = UseCase::parse(
-            "u.toml",
-            "id = \"churn\"\ntitle = \"t\"\ngoal = \"g\"\nkind = \"classification\"\nowner = \"o\"\nrisk = \"limited\"\n[data]\ntarget = \"churn\"\npositive = \"Yes\"\n",
-            None,
-        )
-        .unwrap();
-        use serde_json::json;
-        assert_eq!(outcome_positive(&uc, &json!({"churn": "Yes"})), Some(true));
-        assert_eq!(outcome_positive(&uc, &json!({"churn": "No"})), Some(false));
-        assert_eq!(outcome_positive(&uc, &json!(true)), Some(true));
-        assert_eq!(
-            outcome_positive(&uc, &json!({"converted": false})),
-            Some(false)
-        );
-        assert_eq!(outcome_positive(&uc, &json!({"a": 1, "b": 2})), None);
-    }
-}

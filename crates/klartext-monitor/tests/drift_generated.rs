@@ -150,7 +150,7 @@ fn findings_read_as_plain_words() {
         findings: Vec::new(),
         alerts: Vec::new(),
     };
-    conclude(&mut r, 100, 0.2);
+    conclude(&mut r, 100, 0.2, klartext_monitor::report::Source::Traffic);
     let text: Vec<String> = r
         .findings
         .iter()

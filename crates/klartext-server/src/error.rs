@@ -1,10 +1,13 @@
 //! The crate's error type (`ServerError`, for starting a server) and the API's error
-//! registry (`ErrorCode`): every error a client can see, with its stable code string and
-//! HTTP status, rendered as one JSON shape `{"error": {"code", "message", "field"?}}`.
+//! registry (`ErrorCode`): every error a client can see, declared once with its stable
+//! code string, HTTP status and meaning; the list, the metrics, the OpenAPI document and
+//! `docs/errors.md` are built from that one declaration. Errors leave as one JSON shape,
+//! `{"error": {"code", "message", "field"?, "details"?}}`.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use klartext_govern::GovernError;
+use klartext_kinds::Problem;
 
 /// Why a server could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -12,151 +15,108 @@ pub enum ServerError {
     #[error(transparent)]
     Store(#[from] klartext_store::StoreError),
 
-    /// A use case's model artifact could not be loaded.
-    #[error("use case `{usecase}`: model {version} cannot be loaded: {source}")]
-    Model {
-        usecase: String,
-        version: String,
-        source: klartext_train::TrainError,
-    },
+    #[error(transparent)]
+    Govern(#[from] GovernError),
 
-    #[error("no randomness for a new key: {0}")]
+    /// The system gave no randomness for a secret.
+    #[error("no randomness: {0}")]
     Random(String),
-
-    /// Monitoring cannot judge this model version (no reference profile, unreadable data).
-    #[error("use case `{usecase}`: model {version} cannot be monitored: {message}")]
-    Monitoring {
-        usecase: String,
-        version: String,
-        message: String,
-    },
 }
 
-/// Every error the API answers with. Codes are a stable promise to clients; add new
-/// variants, never rename one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorCode {
-    /// No or an unknown `Authorization: Bearer` key.
-    Unauthorized,
-    /// A revoked key.
-    KeyRevoked,
-    /// The key's role may not do this.
-    Forbidden,
+macro_rules! error_codes {
+    ($($(#[doc = $doc:literal])+ $variant:ident = ($code:literal, $status:ident);)+) => {
+        /// Every error the API answers with. Codes are a stable promise to clients: add
+        /// new ones, never rename one.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[doc = $doc])+ $variant,)+
+        }
+
+        impl ErrorCode {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),+];
+
+            /// The code string clients match on.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $code,)+
+                }
+            }
+
+            pub fn status(self) -> StatusCode {
+                match self {
+                    $(ErrorCode::$variant => StatusCode::$status,)+
+                }
+            }
+
+            /// What it means, in a sentence (for the docs).
+            pub fn description(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => concat!($($doc),+).trim_ascii(),)+
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// No `Authorization: Bearer` key, or an unknown one.
+    Unauthorized = ("unauthorized", UNAUTHORIZED);
+    /// The key was revoked.
+    KeyRevoked = ("key_revoked", UNAUTHORIZED);
+    /// The key's role may not call this route.
+    Forbidden = ("forbidden", FORBIDDEN);
     /// No such route.
-    NotFound,
-    MethodNotAllowed,
-    UnknownUseCase,
-    /// The use case exists but has no servable model version.
-    NoModel,
-    UnknownPrediction,
+    NotFound = ("not_found", NOT_FOUND);
+    /// The route does not take this method.
+    MethodNotAllowed = ("method_not_allowed", METHOD_NOT_ALLOWED);
+    /// No use case with this id is loaded.
+    UnknownUseCase = ("unknown_use_case", NOT_FOUND);
+    /// The use case has no model version that may answer.
+    NoModel = ("no_model", CONFLICT);
+    /// No prediction with this id is logged.
+    UnknownPrediction = ("unknown_prediction", NOT_FOUND);
     /// The body is not valid JSON (or NDJSON), or not the expected shape.
-    MalformedJson,
-    UnsupportedMediaType,
-    PayloadTooLarge,
-    /// Well-formed, but a feature is unknown or of the wrong type.
-    InvalidFeatures,
-    /// A query parameter or other part of the request is wrong.
-    InvalidRequest,
-    /// The prediction log could not be written: nothing was answered as done.
-    LogUnavailable,
-    /// The server is shutting down.
-    ShuttingDown,
+    MalformedJson = ("malformed_json", BAD_REQUEST);
+    /// The body's content type is not one the route takes.
+    UnsupportedMediaType = ("unsupported_media_type", UNSUPPORTED_MEDIA_TYPE);
+    /// The body, a line of it, or a batch is larger than the server takes.
+    PayloadTooLarge = ("payload_too_large", PAYLOAD_TOO_LARGE);
+    /// Well-formed, but a feature is unknown or of the wrong type; each is named.
+    InvalidFeatures = ("invalid_features", UNPROCESSABLE_ENTITY);
+    /// A query parameter or another part of the request is wrong.
+    InvalidRequest = ("invalid_request", BAD_REQUEST);
+    /// The prediction log could not be written: nothing was answered as done; retry.
+    LogUnavailable = ("log_unavailable", SERVICE_UNAVAILABLE);
+    /// The server is shutting down; retry on another replica.
+    ShuttingDown = ("shutting_down", SERVICE_UNAVAILABLE);
     /// Nothing is queued for review for this prediction.
-    UnknownReview,
+    UnknownReview = ("unknown_review", NOT_FOUND);
     /// The review was decided already (a contest reopens it).
-    ReviewClosed,
+    ReviewClosed = ("review_closed", CONFLICT);
     /// A subject's data cannot all be found (a dataset's use-case file is missing).
-    SubjectDataUnavailable,
+    SubjectDataUnavailable = ("subject_data_unavailable", CONFLICT);
     /// The served model version cannot be monitored (e.g. it has no reference profile).
-    MonitoringUnavailable,
-    /// A bug; details are in the server's log, not in the answer.
-    Internal,
+    MonitoringUnavailable = ("monitoring_unavailable", CONFLICT);
+    /// The use case's kind does not answer this decision; the message names the ones it answers.
+    WrongDecision = ("wrong_decision", CONFLICT);
+    /// This version of klartext cannot answer use cases of this kind yet.
+    KindNotAvailable = ("kind_not_available", CONFLICT);
+    /// A reported outcome does not read as the use case expects (a yes/no, a value).
+    InvalidOutcome = ("invalid_outcome", UNPROCESSABLE_ENTITY);
+    /// A bug; the details are in the server's log, not in the answer.
+    Internal = ("internal", INTERNAL_SERVER_ERROR);
 }
 
 impl ErrorCode {
-    /// Every variant, for documentation and metrics.
-    pub const ALL: [ErrorCode; 20] = [
-        ErrorCode::Unauthorized,
-        ErrorCode::KeyRevoked,
-        ErrorCode::Forbidden,
-        ErrorCode::NotFound,
-        ErrorCode::MethodNotAllowed,
-        ErrorCode::UnknownUseCase,
-        ErrorCode::NoModel,
-        ErrorCode::UnknownPrediction,
-        ErrorCode::MalformedJson,
-        ErrorCode::UnsupportedMediaType,
-        ErrorCode::PayloadTooLarge,
-        ErrorCode::InvalidFeatures,
-        ErrorCode::InvalidRequest,
-        ErrorCode::LogUnavailable,
-        ErrorCode::ShuttingDown,
-        ErrorCode::UnknownReview,
-        ErrorCode::ReviewClosed,
-        ErrorCode::SubjectDataUnavailable,
-        ErrorCode::MonitoringUnavailable,
-        ErrorCode::Internal,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::Unauthorized => "unauthorized",
-            ErrorCode::KeyRevoked => "key_revoked",
-            ErrorCode::Forbidden => "forbidden",
-            ErrorCode::NotFound => "not_found",
-            ErrorCode::MethodNotAllowed => "method_not_allowed",
-            ErrorCode::UnknownUseCase => "unknown_use_case",
-            ErrorCode::NoModel => "no_model",
-            ErrorCode::UnknownPrediction => "unknown_prediction",
-            ErrorCode::MalformedJson => "malformed_json",
-            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
-            ErrorCode::PayloadTooLarge => "payload_too_large",
-            ErrorCode::InvalidFeatures => "invalid_features",
-            ErrorCode::InvalidRequest => "invalid_request",
-            ErrorCode::LogUnavailable => "log_unavailable",
-            ErrorCode::ShuttingDown => "shutting_down",
-            ErrorCode::UnknownReview => "unknown_review",
-            ErrorCode::ReviewClosed => "review_closed",
-            ErrorCode::SubjectDataUnavailable => "subject_data_unavailable",
-            ErrorCode::MonitoringUnavailable => "monitoring_unavailable",
-            ErrorCode::Internal => "internal",
-        }
-    }
-
-    pub fn status(self) -> StatusCode {
-        match self {
-            ErrorCode::Unauthorized | ErrorCode::KeyRevoked => StatusCode::UNAUTHORIZED,
-            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
-            ErrorCode::NotFound
-            | ErrorCode::UnknownUseCase
-            | ErrorCode::UnknownPrediction
-            | ErrorCode::UnknownReview => StatusCode::NOT_FOUND,
-            ErrorCode::ReviewClosed | ErrorCode::SubjectDataUnavailable => StatusCode::CONFLICT,
-            ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ErrorCode::NoModel | ErrorCode::MonitoringUnavailable => StatusCode::CONFLICT,
-            ErrorCode::MalformedJson | ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
-            ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorCode::InvalidFeatures => StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::LogUnavailable | ErrorCode::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
+    /// Its place in [`ErrorCode::ALL`] (for per-code counters).
     pub(crate) fn index(self) -> usize {
-        ErrorCode::ALL
-            .iter()
-            .position(|&c| c == self)
-            .expect("ALL lists every variant")
+        self as usize
     }
 }
 
 /// One problem with one field of a request.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FieldProblem {
-    pub field: String,
-    pub message: String,
-}
+pub type FieldProblem = Problem;
 
 /// An error answer.
 #[derive(Debug, Clone)]
@@ -228,11 +188,71 @@ impl ApiError {
     }
 }
 
+impl From<GovernError> for ApiError {
+    /// What each governance error answers; every variant is named, so a new one cannot
+    /// slip through as a 500 unseen.
+    fn from(e: GovernError) -> ApiError {
+        let code = match &e {
+            GovernError::UnknownUseCase { .. } => ErrorCode::UnknownUseCase,
+            GovernError::KindNotAvailable { .. } => ErrorCode::KindNotAvailable,
+            GovernError::WrongOperation { .. } => ErrorCode::WrongDecision,
+            GovernError::NoModel { .. } => ErrorCode::NoModel,
+            GovernError::ShuttingDown => {
+                return ApiError::new(
+                    ErrorCode::ShuttingDown,
+                    "the server is shutting down; retry on another replica",
+                )
+            }
+            GovernError::LogUnavailable => {
+                return ApiError::new(
+                    ErrorCode::LogUnavailable,
+                    "the prediction could not be recorded, so it is not answered; retry",
+                )
+            }
+            GovernError::UnknownPrediction(_) => ErrorCode::UnknownPrediction,
+            GovernError::InvalidOutcome(_) => {
+                return ApiError::new(ErrorCode::InvalidOutcome, e.to_string()).field("outcome")
+            }
+            GovernError::BadSubject(_) => {
+                return ApiError::new(ErrorCode::InvalidRequest, e.to_string()).field("id")
+            }
+            GovernError::SubjectDataUnavailable { .. } => ErrorCode::SubjectDataUnavailable,
+            GovernError::Unmonitorable { .. } => ErrorCode::MonitoringUnavailable,
+            GovernError::Model { .. }
+            | GovernError::Data { .. }
+            | GovernError::Kind(_)
+            | GovernError::Store(_)
+            | GovernError::Random(_) => return ApiError::internal("governance failed", &e),
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut r = (self.code.status(), axum::Json(self.body())).into_response();
         // Lets the metrics layer count errors by code without parsing bodies.
         r.extensions_mut().insert(self.code);
         r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn codes_are_unique_and_indexed_in_order() {
+        for (i, c) in ErrorCode::ALL.iter().enumerate() {
+            assert_eq!(c.index(), i);
+            assert!(!c.description().is_empty(), "{c:?}");
+            assert_eq!(
+                ErrorCode::ALL
+                    .iter()
+                    .filter(|o| o.as_str() == c.as_str())
+                    .count(),
+                1
+            );
+        }
     }
 }

@@ -1,58 +1,13 @@
-//! Prometheus metrics, written by hand over atomics: request counts and latency
-//! histograms per use case and model version, fallbacks, and errors by code, in total
-//! and per use case.
+//! Prometheus metrics, written by hand: the governance layer's counters of each served
+//! version (requests, rows, fallbacks, latency histograms), errors by code in total and
+//! per use case (counted here, over atomics), and the prediction log writer's counters.
 
 use crate::error::ErrorCode;
+use klartext_govern::metrics::{Series, BUCKETS};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::RwLock;
-
-/// Upper bounds of the latency buckets, in seconds.
-const BUCKETS: [f64; 12] = [
-    0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0,
-];
-
-/// The counters of one served model.
-#[derive(Debug)]
-pub(crate) struct Series {
-    usecase: String,
-    version: String,
-    /// Rows predicted (a batch counts each row).
-    predictions: AtomicU64,
-    requests: AtomicU64,
-    fallbacks: AtomicU64,
-    buckets: [AtomicU64; BUCKETS.len()],
-    sum_us: AtomicU64,
-}
-
-impl Series {
-    pub(crate) fn new(usecase: &str, version: &str) -> Series {
-        Series {
-            usecase: usecase.to_owned(),
-            version: version.to_owned(),
-            predictions: AtomicU64::new(0),
-            requests: AtomicU64::new(0),
-            fallbacks: AtomicU64::new(0),
-            buckets: Default::default(),
-            sum_us: AtomicU64::new(0),
-        }
-    }
-
-    /// One answered request of `rows` predictions that took `micros`.
-    pub(crate) fn observe(&self, rows: u64, micros: u64, fallback: bool) {
-        self.requests.fetch_add(1, Relaxed);
-        self.predictions.fetch_add(rows, Relaxed);
-        if fallback {
-            self.fallbacks.fetch_add(rows, Relaxed);
-        }
-        self.sum_us.fetch_add(micros, Relaxed);
-        let secs = micros as f64 / 1e6;
-        if let Some(i) = BUCKETS.iter().position(|&b| secs <= b) {
-            self.buckets[i].fetch_add(1, Relaxed);
-        }
-    }
-}
 
 type Counts = [AtomicU64; ErrorCode::ALL.len()];
 
@@ -69,7 +24,14 @@ impl Errors {
     /// One error answer; `usecase` is the (known) use case the call was addressed to.
     pub(crate) fn count(&self, code: ErrorCode, usecase: Option<&str>) {
         self.counts[code.index()].fetch_add(1, Relaxed);
-        let Some(u) = usecase else { return };
+        if let Some(u) = usecase {
+            self.count_for_usecase(code, u);
+        }
+    }
+
+    /// One error answer to a call addressed to a (known) use case, counted for it only
+    /// (the totals count every answer once, see [`Errors::count`]).
+    pub(crate) fn count_for_usecase(&self, code: ErrorCode, u: &str) {
         let map = self.by_usecase.read().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = map.get(u) {
             c[code.index()].fetch_add(1, Relaxed);
@@ -89,7 +51,8 @@ pub(crate) fn render<'a>(
     usecases: impl Iterator<Item = &'a str>,
 ) -> String {
     let mut out = String::new();
-    let series: Vec<&Series> = series.collect();
+    let series: Vec<(&Series, klartext_govern::metrics::Counts)> =
+        series.map(|s| (s, s.counts())).collect();
     let head = |out: &mut String, name: &str, kind: &str, help: &str| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
     };
@@ -99,12 +62,12 @@ pub(crate) fn render<'a>(
         "counter",
         "Answered prediction requests (2xx).",
     );
-    for s in &series {
+    for (s, c) in &series {
         let _ = writeln!(
             out,
             "klartext_requests_total{{{}}} {}",
             labels(s),
-            s.requests.load(Relaxed)
+            c.requests
         );
     }
     head(
@@ -113,12 +76,12 @@ pub(crate) fn render<'a>(
         "counter",
         "Predictions served (each row of a batch counts).",
     );
-    for s in &series {
+    for (s, c) in &series {
         let _ = writeln!(
             out,
             "klartext_predictions_total{{{}}} {}",
             labels(s),
-            s.predictions.load(Relaxed)
+            c.predictions
         );
     }
     head(
@@ -127,12 +90,12 @@ pub(crate) fn render<'a>(
         "counter",
         "Predictions answered with the use case's fallback.",
     );
-    for s in &series {
+    for (s, c) in &series {
         let _ = writeln!(
             out,
             "klartext_fallbacks_total{{{}}} {}",
             labels(s),
-            s.fallbacks.load(Relaxed)
+            c.fallbacks
         );
     }
     head(
@@ -141,17 +104,17 @@ pub(crate) fn render<'a>(
         "histogram",
         "Latency of answered prediction requests, including the durable log write.",
     );
-    for s in &series {
+    for (s, c) in &series {
         let l = labels(s);
         let mut cumulative = 0;
-        for (b, c) in BUCKETS.iter().zip(&s.buckets) {
-            cumulative += c.load(Relaxed);
+        for (b, n) in BUCKETS.iter().zip(&c.buckets) {
+            cumulative += n;
             let _ = writeln!(
                 out,
                 "klartext_request_duration_seconds_bucket{{{l},le=\"{b}\"}} {cumulative}"
             );
         }
-        let n = s.requests.load(Relaxed);
+        let n = c.requests;
         let _ = writeln!(
             out,
             "klartext_request_duration_seconds_bucket{{{l},le=\"+Inf\"}} {n}"
@@ -159,7 +122,7 @@ pub(crate) fn render<'a>(
         let _ = writeln!(
             out,
             "klartext_request_duration_seconds_sum{{{l}}} {}",
-            s.sum_us.load(Relaxed) as f64 / 1e6
+            c.sum_seconds
         );
         let _ = writeln!(out, "klartext_request_duration_seconds_count{{{l}}} {n}");
     }
@@ -215,7 +178,7 @@ fn escape(v: &str) -> String {
 }
 
 /// The prediction log writer's counters, appended to the exposition text.
-pub(crate) fn render_log(out: &mut String, stats: &crate::log::LogStats) {
+pub(crate) fn render_log(out: &mut String, stats: &klartext_govern::LogStats) {
     let counters = [
         (
             "klartext_log_commits_total",

@@ -38,10 +38,7 @@ fn build() -> Value {
             .insert(r.method.to_owned(), operation(r));
     }
     let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
-    let code_table: String = ErrorCode::ALL
-        .iter()
-        .map(|c| format!("| `{}` | {} |\n", c.as_str(), c.status().as_u16()))
-        .collect();
+    let code_table = code_table();
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -51,7 +48,7 @@ fn build() -> Value {
                 "Scores with their reasons in plain words, every answer in a durable log. Every `/v1` call needs an API key \
                  (`Authorization: Bearer <key>`, made with `klartext keys create --role scorer|operator|admin`).\n\n\
                  Every error has one shape, `{{\"error\": {{\"code\", \"message\", \"field\"?, \"details\"?}}}}`; the codes are a stable promise:\n\n\
-                 | code | HTTP status |\n| --- | --- |\n{code_table}"
+                 {code_table}"
             ),
         },
         "servers": [{ "url": "/" }],
@@ -63,6 +60,31 @@ fn build() -> Value {
             "schemas": schemas(&codes),
         },
     })
+}
+
+/// The error codes as a Markdown table: code, HTTP status, meaning.
+fn code_table() -> String {
+    let mut t = String::from("| code | HTTP status | meaning |\n| --- | --- | --- |\n");
+    for c in ErrorCode::ALL {
+        t.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            c.as_str(),
+            c.status().as_u16(),
+            c.description()
+        ));
+    }
+    t
+}
+
+/// `docs/errors.md`: every error code the API answers with, from the registry.
+pub fn errors_markdown() -> String {
+    format!(
+        "# Error codes\n\nEvery error of the klartext API has one shape, \
+         `{{\"error\": {{\"code\", \"message\", \"field\"?, \"details\"?}}}}`. \
+         The codes are a stable promise: new ones are added, none is renamed. \
+         This page is generated from the server's error registry.\n\n{}",
+        code_table()
+    )
 }
 
 fn operation(r: &Route) -> Value {

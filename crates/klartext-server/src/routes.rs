@@ -6,6 +6,7 @@ use crate::api;
 use crate::error::ErrorCode;
 use crate::AppState;
 use axum::routing::{delete, get, post, MethodRouter};
+use klartext_kinds::Operation;
 use klartext_store::KeyRole;
 
 /// A request body a route accepts: media type and the schema (a name under
@@ -27,13 +28,41 @@ pub struct Param {
     pub description: &'static str,
 }
 
+/// What serves a route.
+pub enum Handler {
+    /// A handler of its own: not a decision.
+    Plain(fn() -> MethodRouter<AppState>),
+    /// A decision route: the router builds its handler from the mark (see
+    /// `crate::decision`), so that every decision goes through the governance layer
+    /// (kill switch and fallback, objections, review, the log) and is counted in the
+    /// metrics, whatever the route.
+    Decision(Decision),
+}
+
+/// A decision route's mark.
+#[derive(Debug, Clone, Copy)]
+pub struct Decision {
+    pub op: Operation,
+    pub shape: Shape,
+}
+
+/// How many decisions one request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// One request object, one answer.
+    One,
+    /// A JSON array (answered as one, all or nothing) or an NDJSON stream (answered line
+    /// by line as it arrives).
+    Batch,
+}
+
 /// One route: method, path (axum's `{param}` syntax, which is also OpenAPI's), handler,
 /// who may call it and what it takes and answers.
 pub struct Route {
     /// Lower-case HTTP method, as OpenAPI spells it.
     pub method: &'static str,
     pub path: &'static str,
-    pub handler: fn() -> MethodRouter<AppState>,
+    pub handler: Handler,
     /// The least role a key needs; `None`: no key (health, metrics, the document).
     pub role: Option<KeyRole>,
     pub operation_id: &'static str,
@@ -56,6 +85,14 @@ impl std::fmt::Debug for Route {
 }
 
 impl Route {
+    /// The decision mark, for decision routes.
+    pub fn decision(&self) -> Option<Decision> {
+        match self.handler {
+            Handler::Decision(d) => Some(d),
+            Handler::Plain(_) => None,
+        }
+    }
+
     /// Every error code this route can answer with.
     pub fn errors(&self) -> Vec<ErrorCode> {
         let mut all = Vec::new();
@@ -64,6 +101,17 @@ impl Route {
             if self.role > Some(KeyRole::Scorer) {
                 all.push(ErrorCode::Forbidden);
             }
+        }
+        if self.decision().is_some() {
+            // What governance can answer for any decision.
+            all.extend([
+                ErrorCode::UnknownUseCase,
+                ErrorCode::NoModel,
+                ErrorCode::WrongDecision,
+                ErrorCode::KindNotAvailable,
+                ErrorCode::LogUnavailable,
+                ErrorCode::ShuttingDown,
+            ]);
         }
         all.extend_from_slice(self.errors);
         all.push(ErrorCode::Internal);
@@ -87,7 +135,7 @@ pub static ROUTES: &[Route] = &[
     Route {
         method: "get",
         path: "/healthz",
-        handler: || get(api::healthz),
+        handler: Handler::Plain(|| get(api::healthz)),
         role: None,
         operation_id: "healthz",
         summary: "Liveness: the process answers.",
@@ -101,7 +149,7 @@ pub static ROUTES: &[Route] = &[
     Route {
         method: "get",
         path: "/readyz",
-        handler: || get(api::readyz),
+        handler: Handler::Plain(|| get(api::readyz)),
         role: None,
         operation_id: "readyz",
         summary: "Readiness: the model served for each use case.",
@@ -115,7 +163,7 @@ pub static ROUTES: &[Route] = &[
     Route {
         method: "get",
         path: "/metrics",
-        handler: || get(api::metrics),
+        handler: Handler::Plain(|| get(api::metrics)),
         role: None,
         operation_id: "metrics",
         summary: "Prometheus metrics.",
@@ -129,7 +177,7 @@ pub static ROUTES: &[Route] = &[
     Route {
         method: "get",
         path: "/openapi.json",
-        handler: || get(crate::openapi::serve_document),
+        handler: Handler::Plain(|| get(crate::openapi::serve_document)),
         role: None,
         operation_id: "openapi",
         summary: "This document.",
@@ -143,7 +191,7 @@ pub static ROUTES: &[Route] = &[
     Route {
         method: "get",
         path: "/v1/usecases",
-        handler: || get(api::list_usecases),
+        handler: Handler::Plain(|| get(api::list_usecases)),
         role: Some(KeyRole::Operator),
         operation_id: "listUseCases",
         summary: "The use cases served and their model versions.",
@@ -157,7 +205,10 @@ pub static ROUTES: &[Route] = &[
     Route {
         method: "post",
         path: "/v1/usecases/{id}/predict",
-        handler: || post(api::predict),
+        handler: Handler::Decision(Decision {
+            op: Operation::Predict,
+            shape: Shape::One,
+        }),
         role: Some(KeyRole::Scorer),
         operation_id: "predict",
         summary: "Score one subject, with its reasons.",
@@ -181,7 +232,10 @@ pub static ROUTES: &[Route] = &[
     Route {
         method: "post",
         path: "/v1/usecases/{id}/predict:batch",
-        handler: || post(api::predict_batch),
+        handler: Handler::Decision(Decision {
+            op: Operation::Predict,
+            shape: Shape::Batch,
+        }),
         role: Some(KeyRole::Scorer),
         operation_id: "predictBatch",
         summary: "Score many subjects: a JSON array, or an NDJSON stream.",
@@ -211,7 +265,7 @@ pub static ROUTES: &[Route] = &[
     Route {
         method: "get",
         path: "/v1/predictions/{id}",
-        handler: || get(api::get_prediction),
+        handler: Handler::Plain(|| get(api::get_prediction)),
         role: Some(KeyRole::Operator),
         operation_id: "getPrediction",
         summary: "A logged prediction and the feedback attached to it.",
@@ -225,11 +279,11 @@ pub static ROUTES: &[Route] = &[
     Route {
         method: "post",
         path: "/v1/predictions/{id}/feedback",
-        handler: || post(api::feedback),
+        handler: Handler::Plain(|| post(api::feedback)),
         role: Some(KeyRole::Scorer),
         operation_id: "feedback",
         summary: "Attach the real outcome to a served prediction.",
-        description: "Stored durably and linked to the prediction, for live performance.",
+        description: "Stored durably and linked to the prediction, for live performance. The use case's kind reads the outcome (classification: yes/no, the class, or an object holding the target; regression: the real value) and answers it as `outcome`; one it cannot read is refused with 422 `invalid_outcome`.",
         params: &[],
         request: &[Body { media_type: JSON, schema: "FeedbackRequest", per_line: false }],
         ok_status: 201,
@@ -240,12 +294,14 @@ pub static ROUTES: &[Route] = &[
             ErrorCode::UnsupportedMediaType,
             ErrorCode::PayloadTooLarge,
             ErrorCode::InvalidRequest,
+            ErrorCode::InvalidOutcome,
+            ErrorCode::KindNotAvailable,
         ],
     },
     Route {
         method: "post",
         path: "/v1/usecases/{id}/switch",
-        handler: || post(crate::govern::switch),
+        handler: Handler::Plain(|| post(crate::switch::switch)),
         role: Some(KeyRole::Operator),
         operation_id: "switchUseCase",
         summary: "Kill switch: switch a use case off (it answers its fallback) or on.",
@@ -265,7 +321,7 @@ pub static ROUTES: &[Route] = &[
     Route {
         method: "get",
         path: "/v1/audit",
-        handler: || get(crate::govern::audit),
+        handler: Handler::Plain(|| get(crate::switch::audit)),
         role: Some(KeyRole::Operator),
         operation_id: "auditLog",
         summary: "The hash-chained audit trail, after a sequence number.",
@@ -283,7 +339,7 @@ pub static ROUTES: &[Route] = &[
     Route {
         method: "get",
         path: "/v1/usecases/{id}/monitoring",
-        handler: || get(crate::monitoring::get_report),
+        handler: Handler::Plain(|| get(crate::monitoring::get_report)),
         role: Some(KeyRole::Operator),
         operation_id: "monitoringReport",
         summary: "Drift and live performance of the served model, with findings in plain words.",
@@ -310,7 +366,7 @@ pub static ROUTES: &[Route] = &[
     Route {
         method: "get",
         path: "/v1/subjects/{id}",
-        handler: || get(crate::subjects::export),
+        handler: Handler::Plain(|| get(crate::subjects::export)),
         role: Some(KeyRole::Operator),
         operation_id: "exportSubject",
         summary: "Everything kept about a subject (GDPR Art. 15): data rows, decisions with their reasons, feedback, objection, reviews.",
@@ -331,7 +387,7 @@ pub static ROUTES: &[Route] = &[
     Route {
         method: "delete",
         path: "/v1/subjects/{id}",
-        handler: || delete(crate::subjects::erase),
+        handler: Handler::Plain(|| delete(crate::subjects::erase)),
         role: Some(KeyRole::Admin),
         operation_id: "eraseSubject",
         summary: "Erase a subject (GDPR Art. 17).",
@@ -345,7 +401,7 @@ pub static ROUTES: &[Route] = &[
     Route {
         method: "post",
         path: "/v1/subjects/{id}/objection",
-        handler: || post(crate::subjects::object),
+        handler: Handler::Plain(|| post(crate::subjects::object)),
         role: Some(KeyRole::Scorer),
         operation_id: "objectSubject",
         summary: "Record a subject's objection to profiling (GDPR Art. 21).",
@@ -364,7 +420,7 @@ pub static ROUTES: &[Route] = &[
     Route {
         method: "delete",
         path: "/v1/subjects/{id}/objection",
-        handler: || delete(crate::subjects::withdraw_objection),
+        handler: Handler::Plain(|| delete(crate::subjects::withdraw_objection)),
         role: Some(KeyRole::Operator),
         operation_id: "withdrawObjection",
         summary: "Withdraw a subject's objection to profiling, at the subject's wish.",
@@ -378,7 +434,7 @@ pub static ROUTES: &[Route] = &[
     Route {
         method: "post",
         path: "/v1/predictions/{id}/contest",
-        handler: || post(crate::subjects::contest),
+        handler: Handler::Plain(|| post(crate::subjects::contest)),
         role: Some(KeyRole::Scorer),
         operation_id: "contestPrediction",
         summary: "A subject contests a decision (GDPR Art. 22(3)): it is queued for a person.",
@@ -398,7 +454,7 @@ pub static ROUTES: &[Route] = &[
     Route {
         method: "get",
         path: "/v1/reviews",
-        handler: || get(crate::subjects::list_reviews),
+        handler: Handler::Plain(|| get(crate::subjects::list_reviews)),
         role: Some(KeyRole::Operator),
         operation_id: "listReviews",
         summary: "The human review queue.",
@@ -415,7 +471,7 @@ pub static ROUTES: &[Route] = &[
     Route {
         method: "post",
         path: "/v1/reviews/{id}/approve",
-        handler: || post(crate::subjects::approve),
+        handler: Handler::Plain(|| post(crate::subjects::approve)),
         role: Some(KeyRole::Operator),
         operation_id: "approveReview",
         summary: "Approve a queued decision (audited as `review.approved`).",
@@ -436,7 +492,7 @@ pub static ROUTES: &[Route] = &[
     Route {
         method: "post",
         path: "/v1/reviews/{id}/reject",
-        handler: || post(crate::subjects::reject),
+        handler: Handler::Plain(|| post(crate::subjects::reject)),
         role: Some(KeyRole::Operator),
         operation_id: "rejectReview",
         summary: "Reject a queued decision (audited as `review.rejected`).",

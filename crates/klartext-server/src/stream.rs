@@ -1,7 +1,9 @@
-//! NDJSON streaming for `POST /v1/usecases/{id}/predict:batch`
-//! (`Content-Type: application/x-ndjson`).
+//! NDJSON streaming for a batch decision route (`POST /v1/usecases/{id}/predict:batch`
+//! with `Content-Type: application/x-ndjson`).
 //!
-//! The request body is read as it arrives; complete lines are scored in small blocks;
+//! The request body is read as it arrives; complete lines are decided in small blocks
+//! (each through the governance layer, like any decision, also while the use case is
+//! switched off);
 //! each block goes through the group-commit prediction log and only then are its answers
 //! handed to the response, which flows back while the client is still sending. A bounded
 //! channel between the two keeps memory flat however many lines come: when the client
@@ -18,14 +20,15 @@
 //! - A log failure or a beginning shutdown ends the stream with one error object naming
 //!   the first line not answered.
 
-use crate::api::{log_rows, observe, route, score_one, Answer};
 use crate::auth::Caller;
+use crate::decision::{count, decide_item, split, AnswerJson, Decided};
 use crate::error::{ApiError, ErrorCode};
-use crate::state::Route;
 use crate::AppState;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use klartext_govern::Route;
+use klartext_kinds::Operation;
 use serde_json::Value;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -38,10 +41,11 @@ const BLOCK_LINES: usize = 512;
 const CHANNEL_BLOCKS: usize = 2;
 
 /// Start streaming; the use case has been checked by the caller.
-pub(crate) fn predict_ndjson(
+pub(crate) fn decide_ndjson(
     state: AppState,
     caller: Caller,
     usecase: String,
+    op: Operation,
     explain: bool,
     body: Body,
 ) -> Response {
@@ -52,6 +56,7 @@ pub(crate) fn predict_ndjson(
             state,
             caller,
             usecase,
+            op,
             explain,
             tx,
             max_line,
@@ -82,6 +87,7 @@ struct Streamer {
     state: AppState,
     caller: Caller,
     usecase: String,
+    op: Operation,
     explain: bool,
     tx: mpsc::Sender<Bytes>,
     max_line: usize,
@@ -180,7 +186,7 @@ impl Streamer {
         }
     }
 
-    /// Score, log and answer up to one block of pending lines.
+    /// Decide, log and answer up to one block of pending lines.
     async fn flush(&mut self) -> Result<(), Stop> {
         let n = self.pending.len().min(BLOCK_LINES);
         let block: Vec<Pending> = self.pending.drain(..n).collect();
@@ -188,18 +194,17 @@ impl Streamer {
             Pending::Text(l, _) | Pending::TooLong(l) => *l,
         };
         let started = Instant::now();
-        let state = self.state.clone();
-        let route = match route(&state, &self.usecase) {
-            Ok(s) => s,
+        let route = match self.state.inner.gov.route(&self.usecase, self.op) {
+            Ok(r) => r,
             Err(e) => {
                 // Shutting down (or the model went away): say where the answers stop.
-                self.end_with(first_line, &e).await;
+                self.end_with(first_line, &ApiError::from(e)).await;
                 return Err(Stop);
             }
         };
-        let mut answers: Vec<Answer> = Vec::with_capacity(block.len());
-        let mut records = Vec::new();
-        let mut by = Vec::new();
+        // Per line: its decision, or its error.
+        let mut lines: Vec<(u64, Result<usize, ApiError>)> = Vec::with_capacity(block.len());
+        let mut decisions = Vec::new();
         for p in block {
             let (line, result) = match p {
                 Pending::TooLong(line) => (
@@ -212,43 +217,50 @@ impl Streamer {
                         ),
                     )),
                 ),
-                Pending::Text(line, text) => (line, self.score(&route, &text, started)),
+                Pending::Text(line, text) => (line, self.decide(&route, &text, started)),
             };
             match result {
-                Ok(row) => {
-                    let (mut a, s) = row.records(&mut records);
-                    a.set_line(line);
-                    answers.push(a);
-                    by.push(s);
+                Ok(d) => {
+                    lines.push((line, Ok(decisions.len())));
+                    decisions.push(d);
                 }
                 Err(e) => {
                     self.state.inner.errors.count(e.code, Some(&self.usecase));
-                    answers.push(Answer::Other(line_error(line, &e)));
+                    lines.push((line, Err(e)));
                 }
             }
         }
+        let mut records = Vec::new();
+        let decided: Vec<Decided> = split(decisions, &mut records);
         if !records.is_empty() {
-            if let Err(e) = log_rows(&self.state, records).await {
-                self.end_with(first_line, &e).await;
+            if let Err(e) = self.state.inner.gov.commit(records).await {
+                self.end_with(first_line, &ApiError::from(e)).await;
                 return Err(Stop);
             }
-            observe(&by, started.elapsed().as_micros() as u64);
+            count(&decided, started);
         }
-        let mut out = Vec::with_capacity(answers.len() * 256);
-        for a in &answers {
-            serde_json::to_writer(&mut out, a).expect("answers serialise");
+        let mut out = Vec::with_capacity(lines.len() * 256);
+        for (line, r) in &lines {
+            match r {
+                Ok(i) => serde_json::to_writer(
+                    &mut out,
+                    &AnswerJson::new(&decided[*i].answer, Some(*line)),
+                ),
+                Err(e) => serde_json::to_writer(&mut out, &line_error(*line, e)),
+            }
+            .expect("answers serialise");
             out.push(b'\n');
         }
         // Only now, with the block in the log, do its answers go out.
         self.tx.send(Bytes::from(out)).await.map_err(|_| Stop)
     }
 
-    fn score(
+    fn decide(
         &self,
         route: &Route,
         text: &[u8],
         started: Instant,
-    ) -> Result<crate::api::Row, ApiError> {
+    ) -> Result<klartext_govern::Decision, ApiError> {
         let item: Value = serde_json::from_slice(text).map_err(|e| {
             ApiError::new(
                 ErrorCode::MalformedJson,
@@ -261,16 +273,7 @@ impl Streamer {
                 "expected a JSON object with `subject_id` and `features`",
             ));
         }
-        score_one(
-            &self.usecase,
-            route,
-            &self.caller,
-            &item,
-            self.explain,
-            "",
-            started,
-        )
-        .map_err(ApiError::invalid_features)
+        decide_item(route, &self.caller, &item, self.explain, "", started)
     }
 
     async fn end_with(&self, line: u64, e: &ApiError) {

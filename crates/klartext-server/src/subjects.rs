@@ -1,180 +1,31 @@
-//! Subject rights over HTTP and in the predict path: export (`GET /v1/subjects/{id}`),
-//! erasure (`DELETE`), objection (`POST .../objection`), the human review queue
-//! (`/v1/reviews`, `POST /v1/predictions/{id}/contest`), the objected subjects every
-//! server keeps in memory (reloaded with the governance version), and the retention
-//! schedule.
+//! Subject rights and the human review queue over HTTP: export (`GET /v1/subjects/{id}`),
+//! erasure (`DELETE`), objection and its withdrawal (`.../objection`), contesting a
+//! decision (`POST /v1/predictions/{id}/contest`) and the review queue (`/v1/reviews`).
+//! What they do is the governance layer's; this module reads requests and writes answers.
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorCode};
-use crate::rights::{self, RightsError};
-use crate::state::Route;
-use crate::{AppState, Served};
+use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use klartext_store::{PredictionRecord, PredictionRole, ReviewStatus, Store, StoreError};
+use klartext_govern::{GovernError, Governor};
+use klartext_store::ReviewStatus;
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
-use std::collections::HashSet;
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
 
-/// How often a server runs retention.
-pub const RETENTION_EVERY: Duration = Duration::from_secs(60 * 60);
-
-/// The subjects who objected, as this process last read them: their ids, and the keyed
-/// hashes of those erased since.
-#[derive(Debug, Default)]
-pub(crate) struct Objected {
-    set: RwLock<Arc<ObjectedSet>>,
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct ObjectedSet {
-    ids: HashSet<String>,
-    erased: klartext_store::Suppression,
-}
-
-impl ObjectedSet {
-    pub(crate) fn contains(&self, subject: &str) -> bool {
-        self.ids.contains(subject) || self.erased.contains(subject)
-    }
-}
-
-impl Objected {
-    pub(crate) fn current(&self) -> Arc<ObjectedSet> {
-        self.set.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    /// Re-read from the store (at start, and whenever the governance version moves).
-    pub(crate) fn reload(&self, store: &dyn Store) -> Result<(), StoreError> {
-        let ids: HashSet<String> = store
-            .objections()?
-            .into_iter()
-            .map(|o| o.subject_id)
-            .collect();
-        let erased = store.suppression()?;
-        *self.set.write().unwrap_or_else(|e| e.into_inner()) =
-            Arc::new(ObjectedSet { ids, erased });
-        Ok(())
-    }
-}
-
-/// What a request's route must honour besides its models.
-#[derive(Clone, Default)]
-pub(crate) struct Policy {
-    pub objected: Arc<ObjectedSet>,
-    /// The use case has `significant_effect = true`: decisions wait for a person.
-    pub review: bool,
-}
-
-/// A route with the subject-rights policy of its use case, read now.
-pub(crate) fn with_policy(state: &AppState, uc: &klartext_core::UseCase, mut r: Route) -> Route {
-    r.policy = Policy {
-        objected: state.inner.objected.current(),
-        review: uc.significant_effect,
-    };
-    r
-}
-
-/// The answer and log row for a subject who objected: no score, no features kept.
-pub(crate) fn objected_row(
-    usecase: &str,
-    route: &Route,
-    caller: &Caller,
-    subject: Option<&str>,
-    item: &Value,
-    started: Instant,
-) -> Result<Option<(PredictionRecord, Value, Arc<Served>)>, String> {
-    let Some(subject) = subject.filter(|s| route.policy.objected.contains(s)) else {
-        return Ok(None);
-    };
-    let mut b = [0u8; 12];
-    getrandom::fill(&mut b).map_err(|e| format!("no randomness for an id: {e}"))?;
-    let prediction_id = format!("pr_{}", hex::encode(b));
-    let reasons = ["the subject objected to profiling (GDPR Art. 21): no score is computed"];
-    let answer = json!({
-        "prediction_id": prediction_id,
-        "use_case": usecase,
-        "model_version": Value::Null,
-        "score": Value::Null,
-        "label": Value::Null,
-        "reasons": reasons,
-        "objected": true,
-        "fallback": false,
-        "warnings": [],
-    });
-    let digest = hex::encode(Sha256::digest(crate::features::canonical(item).as_bytes()));
-    let record = PredictionRecord {
-        prediction_id,
-        at_ms: klartext_store::now_ms(),
-        usecase_id: usecase.to_owned(),
-        model_version: "objected".into(),
-        subject_id: Some(subject.to_owned()),
-        input_digest: digest,
-        output: json!({ "score": Value::Null, "objected": true, "reasons": reasons }),
-        latency_us: started.elapsed().as_micros() as i64,
-        caller: caller.key_id.clone(),
-        fallback: false,
-        role: PredictionRole::Served,
-        score: None,
-        features: None,
-    };
-    Ok(Some((record, answer, route.champion.clone())))
-}
-
-/// For a use case with `significant_effect = true`: the score stays in the log (and the
-/// review queue, which `log_predictions` fills from the `review` mark), the answer says
-/// the decision is pending a person.
-pub(crate) fn hold_for_review(route: &Route, record: &mut PredictionRecord, answer: &mut Value) {
-    if !route.policy.review {
-        return;
-    }
-    record.output["review"] = "pending".into();
-    record.output["decision"] = "pending review".into();
-    if let Value::Object(a) = answer {
-        for k in ["score", "label", "reasons", "explanation"] {
-            a.remove(k);
-        }
-        a.insert("score".into(), Value::Null);
-        a.insert("decision".into(), "pending review".into());
-        a.insert("review".into(), "pending".into());
-        a.insert(
-            "reasons".into(),
-            json!(["this decision has a significant effect (GDPR Art. 22): a person reviews it before it is made"]),
-        );
-    }
-}
-
-fn rights_error(e: RightsError) -> ApiError {
-    match e {
-        RightsError::BadSubject(m) => ApiError::new(ErrorCode::InvalidRequest, m).field("id"),
-        RightsError::UnknownUseCase { .. } => {
-            ApiError::new(ErrorCode::SubjectDataUnavailable, e.to_string())
-        }
-        other => ApiError::internal("subject rights operation failed", &other),
-    }
-}
-
+/// Run `f` on the governor where it may block.
 async fn blocking<T: Send + 'static>(
+    state: &AppState,
     what: &'static str,
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+    f: impl FnOnce(&Governor) -> Result<T, GovernError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
+    let gov = state.inner.gov.clone();
+    Ok(tokio::task::spawn_blocking(move || f(&gov))
         .await
-        .map_err(|e| ApiError::internal(what, &e))?
-}
-
-fn usecases(state: &AppState) -> Vec<klartext_core::UseCase> {
-    state
-        .inner
-        .usecases
-        .values()
-        .map(|u| u.usecase.clone())
-        .collect()
+        .map_err(|e| ApiError::internal(what, &e))??)
 }
 
 /// `GET /v1/subjects/{id}[?format=html]`: everything kept about a subject: operators.
@@ -184,14 +35,12 @@ pub(crate) async fn export(
     query: Result<Query<crate::page::FormatQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let html = crate::page::wants_html(query)?;
-    let store = state.inner.store.clone();
-    let ucs = usecases(&state);
-    let e = blocking("subject export task failed", move || {
-        rights::export(store.as_ref(), &ucs, &id, None).map_err(rights_error)
+    let e = blocking(&state, "subject export task failed", move |g| {
+        g.export_subject(&id)
     })
     .await?;
     if html {
-        return Ok(crate::page::html(rights::export_html(&e)));
+        return Ok(crate::page::html(klartext_govern::rights::export_html(&e)));
     }
     Ok(Json(serde_json::to_value(&e).expect("exports serialise")).into_response())
 }
@@ -202,29 +51,16 @@ pub(crate) async fn erase(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let store = state.inner.store.clone();
-    let ucs = usecases(&state);
     let actor = format!("api:{}", caller.key_id);
-    let r = blocking("erasure task failed", move || {
-        rights::erase(store.as_ref(), &ucs, &id, None, &actor).map_err(rights_error)
+    let r = blocking(&state, "erasure task failed", move |g| {
+        g.erase_subject(&id, &actor)
     })
     .await?;
-    refresh(&state).await?;
     Ok(Json(json!({
         "erased": true,
         "report": r,
         "note": "models already trained on this data are not retrained",
     })))
-}
-
-/// Apply a governance change in this process now (the others follow at their poll).
-async fn refresh(state: &AppState) -> Result<(), ApiError> {
-    let st = state.clone();
-    blocking("refresh task failed", move || {
-        st.refresh_governance()
-            .map_err(|e| ApiError::internal("refresh failed", &e))
-    })
-    .await
 }
 
 /// The optional `{"reason"}` body of a rights or review call, trimmed.
@@ -260,7 +96,7 @@ fn text_field(m: &Map<String, Value>, name: &str) -> Result<Option<String>, ApiE
 }
 
 /// `POST /v1/subjects/{id}/objection` with optional `{"reason"}`: from now on no use
-/// case scores the subject, on every server sharing the store.
+/// case decides about the subject, on every server sharing the store.
 pub(crate) async fn object(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -268,17 +104,13 @@ pub(crate) async fn object(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    rights::check_subject(&id).map_err(rights_error)?;
+    klartext_govern::rights::check_subject(&id)?;
     let reason = reason_body(&state, &headers, body)?;
-    let store = state.inner.store.clone();
     let actor = format!("api:{}", caller.key_id);
-    let (o, new) = blocking("objection task failed", move || {
-        store
-            .object_subject(&id, &actor, reason.as_deref())
-            .map_err(|e| ApiError::internal("objection write failed", &e))
+    let (o, new) = blocking(&state, "objection task failed", move |g| {
+        g.object(&id, &actor, reason.as_deref())
     })
     .await?;
-    refresh(&state).await?;
     Ok((
         if new { StatusCode::CREATED } else { StatusCode::OK },
         Json(json!({ "subject_id": o.subject_id, "objected": true, "since_ms": o.at_ms, "new": new })),
@@ -287,25 +119,18 @@ pub(crate) async fn object(
 }
 
 /// `DELETE /v1/subjects/{id}/objection`: the subject withdraws the objection; every
-/// server scores the subject again within a poll.
+/// server decides about the subject again within a poll.
 pub(crate) async fn withdraw_objection(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    rights::check_subject(&id).map_err(rights_error)?;
-    let store = state.inner.store.clone();
     let actor = format!("api:{}", caller.key_id);
     let subject = id.clone();
-    let withdrawn = blocking("withdrawal task failed", move || {
-        store
-            .withdraw_objection(&subject, &actor)
-            .map_err(|e| ApiError::internal("withdrawal write failed", &e))
+    let withdrawn = blocking(&state, "withdrawal task failed", move |g| {
+        g.withdraw_objection(&subject, &actor)
     })
     .await?;
-    if withdrawn {
-        refresh(&state).await?;
-    }
     Ok(
         Json(json!({ "subject_id": id, "objected": false, "withdrawn": withdrawn }))
             .into_response(),
@@ -328,13 +153,10 @@ pub(crate) async fn contest(
         )
         .field("reason")
     })?;
-    let store = state.inner.store.clone();
     let actor = format!("api:{}", caller.key_id);
     let pid = id.clone();
-    let r = blocking("contest task failed", move || {
-        store
-            .contest_prediction(&pid, &reason, &actor)
-            .map_err(|e| ApiError::internal("contest write failed", &e))
+    let r = blocking(&state, "contest task failed", move |g| {
+        g.contest(&pid, &reason, &actor)
     })
     .await?
     .ok_or_else(|| {
@@ -377,12 +199,9 @@ pub(crate) async fn list_reviews(
             .field("status")
         })?),
     };
-    let store = state.inner.store.clone();
     let uc = q.0.usecase;
-    let list = blocking("review list task failed", move || {
-        store
-            .reviews(status, uc.as_deref())
-            .map_err(|e| ApiError::internal("review list failed", &e))
+    let list = blocking(&state, "review list task failed", move |g| {
+        Ok(g.store().reviews(status, uc.as_deref())?)
     })
     .await?;
     Ok(Json(
@@ -404,18 +223,20 @@ async fn decide(
             ApiError::new(ErrorCode::InvalidRequest, "rejecting needs a `reason`").field("reason"),
         );
     }
-    let store = state.inner.store.clone();
     let actor = format!("api:{}", caller.key_id);
     let pid = id.clone();
-    let r = blocking("review task failed", move || {
-        store
-            .decide_review(&pid, approve, &actor, note.as_deref())
-            .map_err(|e| match e {
-                StoreError::Refused(m) => ApiError::new(ErrorCode::ReviewClosed, m),
-                other => ApiError::internal("review write failed", &other),
-            })
+    let gov = state.inner.gov.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        gov.decide_review(&pid, approve, &actor, note.as_deref())
     })
-    .await?
+    .await
+    .map_err(|e| ApiError::internal("review task failed", &e))?
+    .map_err(|e| match e {
+        GovernError::Store(klartext_store::StoreError::Refused(m)) => {
+            ApiError::new(ErrorCode::ReviewClosed, m)
+        }
+        other => ApiError::from(other),
+    })?
     .ok_or_else(|| {
         ApiError::new(
             ErrorCode::UnknownReview,
@@ -445,41 +266,6 @@ pub(crate) async fn reject(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     decide(state, caller, id, false, headers, body).await
-}
-
-/// Run retention for the served use cases every `every`, starting now, until the state
-/// is dropped.
-pub fn start_retention(state: &AppState, every: Duration) {
-    let inner = Arc::downgrade(&state.inner);
-    let spawned = std::thread::Builder::new()
-        .name("klartext-retention".into())
-        .spawn(move || loop {
-            {
-                let Some(inner) = inner.upgrade() else {
-                    return;
-                };
-                let ucs: Vec<_> = inner.usecases.values().map(|u| u.usecase.clone()).collect();
-                match rights::run_retention(inner.store.as_ref(), &ucs, false, "server:retention") {
-                    Ok(reports) => {
-                        for r in reports.iter().filter(|r| !r.is_empty()) {
-                            tracing::info!(use_case = %r.usecase_id, predictions = r.predictions, registrations = r.registrations.len(), "retention purged expired data");
-                        }
-                    }
-                    Err(e) => tracing::error!(error = %e, "retention failed; retrying at the next run"),
-                }
-            }
-            // Sleep in short steps so that a dropped state ends the thread soon.
-            let until = Instant::now() + every;
-            while Instant::now() < until {
-                std::thread::sleep(Duration::from_millis(500).min(every));
-                if inner.strong_count() == 0 {
-                    return;
-                }
-            }
-        });
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "cannot start the retention schedule");
-    }
 }
 
 /// The OpenAPI schemas of this module's routes.

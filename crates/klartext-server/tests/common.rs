@@ -25,8 +25,30 @@ pub fn usecase(id: &str) -> UseCase {
             "min_demographic_parity_ratio = 0.8",
             "min_demographic_parity_ratio = 0.0",
         );
-    UseCase::parse("test.toml", &text, Some(id)).expect("the example use case parses")
+    klartext_kinds::usecase::load("test.toml", &text, Some(id))
+        .expect("the example use case parses")
 }
+
+/// A server's state over `store` serving `usecases`, as `klartext serve` makes it.
+pub fn app_state(
+    store: Arc<SqliteStore>,
+    usecases: Vec<UseCase>,
+    config: ServerConfig,
+) -> AppState {
+    let gov = klartext_govern::Governor::open(
+        store,
+        usecases,
+        klartext_govern::Options {
+            serve: true,
+            pseudonym_key: Some(PSEUDONYM_KEY.to_vec()),
+        },
+    )
+    .expect("the governor opens");
+    AppState::new(gov, config)
+}
+
+/// The project key the fixture's servers pseudonymise with.
+pub const PSEUDONYM_KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
 
 struct Trained {
     dataset: DatasetRecord,
@@ -77,13 +99,13 @@ fn trained() -> &'static Trained {
             created_ms: 1,
             created_by: "test".into(),
         };
-        let t = klartext_train::train(
+        let t = klartext_kinds::supervised::train::train(
             &ing.frame,
             &ing.schema,
             &uc,
             &dataset_id,
             Some(&ing.report),
-            &klartext_train::TrainOptions::default(),
+            &klartext_kinds::TrainOptions::default(),
             &mut |_| {},
         )
         .unwrap();
@@ -146,12 +168,11 @@ pub fn fixture_with(config: ServerConfig) -> Fixture {
     };
     let scorer = key(KeyRole::Scorer);
     let operator = key(KeyRole::Operator);
-    let state = AppState::new(
+    let state = app_state(
         store.clone(),
         vec![usecase("churn"), usecase("nomodel")],
         config,
-    )
-    .unwrap();
+    );
     Fixture {
         app: router(state.clone()),
         dir,

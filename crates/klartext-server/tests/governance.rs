@@ -6,7 +6,8 @@ mod common;
 
 use axum::http::StatusCode;
 use common::{fixture, request, usecase, Fixture};
-use klartext_server::{in_canary, router, AppState, ChampionSource, ServerConfig};
+use klartext_govern::in_canary;
+use klartext_server::{router, AppState, ChampionSource, ServerConfig};
 use klartext_store::{AliasName, ChallengerMode, PredictionRole, Promotion, SqliteStore, Store};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -18,12 +19,11 @@ const PREDICT: &str = "/v1/usecases/churn/predict";
 /// A second server process on the same store folder: its own connection, state and router.
 fn second_server(f: &Fixture) -> (AppState, axum::Router) {
     let store = Arc::new(SqliteStore::open(f.dir.path()).unwrap());
-    let state = AppState::new(
+    let state = common::app_state(
         store,
         vec![usecase("churn"), usecase("nomodel")],
         ServerConfig::default(),
-    )
-    .unwrap();
+    );
     (state.clone(), router(state))
 }
 
@@ -273,7 +273,7 @@ async fn a_use_case_without_a_model_still_answers_its_fallback_when_off() {
     f.store
         .set_switch("nomodel", false, "cli", "incident 7")
         .unwrap();
-    f.state.refresh_governance().unwrap();
+    f.state.governor().refresh().unwrap();
     let a = f.post("/v1/usecases/nomodel/predict", &request()).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
     assert_eq!(a.body["fallback"], true);
@@ -283,7 +283,7 @@ async fn a_use_case_without_a_model_still_answers_its_fallback_when_off() {
 async fn the_champion_alias_is_followed_without_a_restart_and_rolled_back() {
     let f = fixture();
     assert_eq!(
-        f.state.champions(),
+        f.state.governor().champions(),
         vec![
             (
                 "churn".into(),
@@ -302,7 +302,7 @@ async fn the_champion_alias_is_followed_without_a_restart_and_rolled_back() {
     .await
     .expect("the new champion is served");
     assert!(took < Duration::from_secs(1), "{took:?}");
-    assert_eq!(f.state.champions()[0].2, ChampionSource::Alias);
+    assert_eq!(f.state.governor().champions()[0].2, ChampionSource::Alias);
 
     f.store
         .rollback("churn", "test", Some("worse lift"))
@@ -325,7 +325,10 @@ async fn a_champion_alias_wins_over_a_newer_passing_version() {
     // A newer version whose gates passed, never promoted: not served.
     second_version(&f, "cccccccccccc");
     let (state2, app2) = second_server(&f);
-    assert_eq!(state2.champions()[0].1.as_deref(), Some(f.version.as_str()));
+    assert_eq!(
+        state2.governor().champions()[0].1.as_deref(),
+        Some(f.version.as_str())
+    );
     let (_, b) = call(&app2, PREDICT, &f.scorer, &request()).await;
     assert_eq!(b["model_version"], json!(f.version));
 }
@@ -361,7 +364,7 @@ async fn a_shadow_challenger_is_scored_and_logged_but_never_answers() {
     promote(&f, &f.version);
     second_version(&f, "ssssssssssss");
     promote_challenger(&f, "ssssssssssss", ChallengerMode::Shadow, None);
-    f.state.refresh_governance().unwrap();
+    f.state.governor().refresh().unwrap();
 
     // Single, JSON batch and NDJSON stream: every answer is the champion's.
     let mut answers = Vec::new();
@@ -401,7 +404,7 @@ async fn a_shadow_challenger_is_scored_and_logged_but_never_answers() {
         let id = a["prediction_id"].as_str().unwrap();
         let s = shadows
             .iter()
-            .find(|s| s.output["shadow_of"] == id)
+            .find(|s| s.shadow_of.as_deref() == Some(id))
             .unwrap_or_else(|| panic!("no shadow row for {id}"));
         assert_eq!(s.model_version, "ssssssssssss");
         let p = served.iter().find(|p| p.prediction_id == id).unwrap();
@@ -419,7 +422,7 @@ async fn a_shadow_challenger_is_scored_and_logged_but_never_answers() {
 
     // Without a challenger, no shadow rows are added.
     f.store.clear_challenger("churn", "test", None).unwrap();
-    f.state.refresh_governance().unwrap();
+    f.state.governor().refresh().unwrap();
     f.post(PREDICT, &request()).await;
     let log = f.store.predictions("churn", None).unwrap();
     assert_eq!(log.len(), 201);
@@ -432,7 +435,7 @@ async fn a_canary_answers_its_share_of_subjects_within_two_points_and_sticky() {
     second_version(&f, "cccccccccccc");
     let share = 0.2;
     promote_challenger(&f, "cccccccccccc", ChallengerMode::Canary, Some(share));
-    f.state.refresh_governance().unwrap();
+    f.state.governor().refresh().unwrap();
 
     let n = 10_000;
     let subjects: Vec<String> = (0..n).map(|i| format!("subject-{i}")).collect();

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use common::{fixture, usecase};
 use klartext_core::ColumnData;
 use klartext_data::generate::{generate, GenerateParams};
-use klartext_server::monitoring;
+use klartext_govern::monitoring;
 use klartext_store::Store;
 use serde_json::{json, Map, Value};
 

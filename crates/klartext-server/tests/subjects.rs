@@ -7,7 +7,8 @@ mod common;
 
 use common::{fixture, request, usecase, Fixture};
 use klartext_data::ingest::{ingest, IngestOptions};
-use klartext_server::{new_key, rights, router, AppState, ServerConfig};
+use klartext_govern::rights;
+use klartext_server::{new_key, router, ServerConfig};
 use klartext_store::{
     now_ms, DatasetRecord, Feedback, KeyRole, PredictionRecord, PredictionRole, Registration,
     RetentionRule, Store,
@@ -29,15 +30,13 @@ fn snapshot_lines(f: &Fixture) -> (String, Vec<String>) {
 
 /// Register CSV text for a use case, as `klartext data add` would.
 fn register(f: &Fixture, name: &str, csv: &str, uc: &str) -> String {
+    register_with(f, name, csv, uc, &IngestOptions::default())
+}
+
+/// [`register`] with ingest options (pseudonymised columns).
+fn register_with(f: &Fixture, name: &str, csv: &str, uc: &str, opts: &IngestOptions) -> String {
     let u = usecase(uc);
-    let ing = ingest(
-        name,
-        csv.as_bytes(),
-        Some(&u),
-        &IngestOptions::default(),
-        None,
-    )
-    .unwrap();
+    let ing = ingest(name, csv.as_bytes(), Some(&u), opts, None).unwrap();
     let id = ing.snapshot.dataset_id();
     let blob = f
         .store
@@ -252,7 +251,7 @@ async fn export_finds_three_datasets_and_the_log_then_erasure_leaves_nothing() {
 #[tokio::test]
 async fn objection_blocks_scoring_at_once_in_a_second_server_and_in_training() {
     let f = fixture();
-    let second = AppState::new(f.store.clone(), usecases(), ServerConfig::default()).unwrap();
+    let second = common::app_state(f.store.clone(), usecases(), ServerConfig::default());
     let app2 = router(second);
     let subject = "c-objecting";
     let before = f
@@ -342,9 +341,11 @@ fn old_prediction(id: &str, days_ago: i64) -> PredictionRecord {
         prediction_id: id.into(),
         at_ms: now_ms() - days_ago * 86_400_000,
         usecase_id: "churn".into(),
+        kind: Some(klartext_core::UseCaseKind::Classification),
         model_version: "v".into(),
         subject_id: Some("c-old".into()),
         input_digest: "00".into(),
+        status: klartext_core::DecisionStatus::Answered,
         output: json!({ "score": 0.5 }),
         latency_us: 1,
         caller: "key".into(),
@@ -352,6 +353,8 @@ fn old_prediction(id: &str, days_ago: i64) -> PredictionRecord {
         role: PredictionRole::Served,
         score: Some(0.5),
         features: None,
+        shadow_of: None,
+        batch_id: None,
     }
 }
 
@@ -365,6 +368,7 @@ async fn retention_purges_expired_predictions_feedback_and_datasets() {
         .add_feedback(&Feedback {
             prediction_id: "pr_old".into(),
             outcome: json!({ "churn": "No" }),
+            typed: None,
             at_ms: now_ms(),
             caller: "key".into(),
         })
@@ -422,7 +426,7 @@ async fn review_queue_round_trip_with_contest() {
     let f = fixture();
     let mut uc = usecase("churn");
     uc.significant_effect = true;
-    let reviewed = AppState::new(f.store.clone(), vec![uc], ServerConfig::default()).unwrap();
+    let reviewed = common::app_state(f.store.clone(), vec![uc], ServerConfig::default());
     let f = Fixture {
         app: router(reviewed),
         ..f
@@ -542,7 +546,7 @@ async fn a_switched_off_use_case_gives_no_fallback_score_to_an_objected_subject(
     f.store
         .set_switch("churn", false, "test", "incident")
         .unwrap();
-    f.state.refresh_governance().unwrap();
+    f.state.governor().refresh().unwrap();
     let a = f
         .post("/v1/usecases/churn/predict", &predict_body(subject))
         .await;
@@ -588,7 +592,7 @@ async fn an_objection_outlives_the_erasure_of_its_subject() {
     assert_eq!(f.store.verify_audit().unwrap(), None);
 
     // ...yet when the id comes back it is still not scored, here and after a reload.
-    f.state.refresh_governance().unwrap();
+    f.state.governor().refresh().unwrap();
     let again = f
         .post("/v1/usecases/churn/predict", &predict_body(subject))
         .await;
@@ -676,4 +680,56 @@ async fn an_objection_can_be_withdrawn_also_after_an_erasure() {
         assert!(!serde_json::to_string(e).unwrap().contains("c-object"));
     }
     assert_eq!(f.store.verify_audit().unwrap(), None);
+}
+
+/// Guards the API's subject routes, which passed no pseudonymisation key: a subject
+/// whose id column was pseudonymised at ingest was neither found nor erased through the
+/// API (the CLI found it).
+#[tokio::test]
+async fn a_subject_pseudonymised_at_ingest_is_found_and_erased_through_the_api() {
+    let f = fixture();
+    let opts = IngestOptions {
+        pseudonymise: vec!["customer_id".into()],
+        key: Some(common::PSEUDONYM_KEY.to_vec()),
+        ..IngestOptions::default()
+    };
+    let csv = "customer_id,tenure_months,contract,female,senior_citizen,churn\nc-secret,3,month-to-month,1,0,Yes\nc-other,40,two year,0,0,No\n";
+    let id = register_with(&f, "pseudo.csv", csv, "churn", &opts);
+    let d = f.store.dataset(&id).unwrap().unwrap();
+    let stored = String::from_utf8(f.store.snapshot_bytes(&d).unwrap()).unwrap();
+    assert!(
+        !stored.contains("c-secret"),
+        "the id is stored as its pseudonym"
+    );
+
+    let found = f
+        .call("GET", "/v1/subjects/c-secret", Some(&f.operator), None, "")
+        .await;
+    assert_eq!(found.status, 200, "{}", found.text);
+    let rows: Vec<&Value> = found.body["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["dataset_id"] == id.as_str())
+        .collect();
+    assert_eq!(rows.len(), 1, "{}", found.text);
+    assert_eq!(rows[0]["rows"].as_array().unwrap().len(), 1);
+
+    let (k, admin) = new_key(KeyRole::Admin, "test").unwrap();
+    f.store.create_key(&k).unwrap();
+    let erased = f
+        .call("DELETE", "/v1/subjects/c-secret", Some(&admin), None, "")
+        .await;
+    assert_eq!(erased.status, 200, "{}", erased.text);
+    let removed: u64 = erased.body["report"]["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["rows_removed"].as_u64().unwrap())
+        .sum();
+    assert_eq!(removed, 1, "{}", erased.text);
+    let again = f
+        .call("GET", "/v1/subjects/c-secret", Some(&f.operator), None, "")
+        .await;
+    assert_eq!(again.body["datasets"], json!([]), "{}", again.text);
 }

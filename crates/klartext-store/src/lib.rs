@@ -31,7 +31,7 @@ pub use subjects::{
 };
 pub use webhooks::{PendingDelivery, Webhook, WebhookAttempt};
 
-use klartext_core::{QualityReport, Schema};
+use klartext_core::{DecisionStatus, Outcome, QualityReport, Schema, UseCaseKind};
 use serde::{Deserialize, Serialize};
 
 /// A registered, immutable dataset snapshot.
@@ -83,13 +83,13 @@ pub struct ModelRecord {
 /// publishing removes the file.
 #[derive(Debug)]
 pub struct StagedSnapshot {
-    path: Option<std::path::PathBuf>,
+    temp: Option<blobs::Temp>,
 }
 
 impl Drop for StagedSnapshot {
     fn drop(&mut self) {
-        if let Some(p) = self.path.take() {
-            let _ = std::fs::remove_file(p);
+        if let Some(t) = self.temp.take() {
+            let _ = std::fs::remove_file(&t.path);
         }
     }
 }
@@ -146,17 +146,25 @@ pub struct ApiKey {
     pub revoked_ms: Option<i64>,
 }
 
-/// One served prediction, as logged before its answer goes out.
+/// One decision of any kind, as logged before its answer goes out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PredictionRecord {
     pub prediction_id: String,
     pub at_ms: i64,
     pub usecase_id: String,
+    /// The use case's kind; `None` for rows logged before kinds were recorded whose use
+    /// case had no model to tell it.
+    #[serde(default)]
+    pub kind: Option<UseCaseKind>,
+    /// The model version that answered, or `fallback` / `objected` when none did.
     pub model_version: String,
     pub subject_id: Option<String>,
     /// Hex SHA-256 of the canonical input JSON (the input itself is not kept).
     pub input_digest: String,
-    /// Score, label and top reasons (owned by the server, opaque here).
+    /// How the decision was answered.
+    #[serde(default)]
+    pub status: DecisionStatus,
+    /// The kind's output (score, label, reasons, ...): typed by the kind, opaque here.
     pub output: serde_json::Value,
     pub latency_us: i64,
     /// The API key id of the caller.
@@ -169,10 +177,16 @@ pub struct PredictionRecord {
     /// The score answered (absent for a fallback without one), for monitoring.
     #[serde(default)]
     pub score: Option<f64>,
-    /// The row's feature values in the server's compact encoding, for drift; erased
+    /// The row's feature values in the kind's compact encoding, for drift; erased
     /// with the subject.
     #[serde(default, skip_serializing)]
     pub features: Option<Vec<u8>>,
+    /// For a shadow row: the served prediction it was scored beside.
+    #[serde(default)]
+    pub shadow_of: Option<String>,
+    /// For a row scored offline (`klartext score`): the batch it belongs to.
+    #[serde(default)]
+    pub batch_id: Option<String>,
 }
 
 /// What a logged prediction was for.
@@ -207,7 +221,12 @@ impl PredictionRole {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Feedback {
     pub prediction_id: String,
+    /// What the caller sent.
     pub outcome: serde_json::Value,
+    /// The outcome as the decision's kind read it; `None` for feedback stored before
+    /// outcomes were read on arrival.
+    #[serde(default)]
+    pub typed: Option<Outcome>,
     pub at_ms: i64,
     pub caller: String,
 }

@@ -17,6 +17,8 @@ pub struct MonitoredOutcome {
     pub score: Option<f64>,
     /// The latest feedback's outcome as the caller sent it.
     pub outcome: serde_json::Value,
+    /// And as the decision's kind read it, when it was read on arrival.
+    pub typed: Option<klartext_core::Outcome>,
 }
 
 pub(crate) fn set_reference(
@@ -80,7 +82,7 @@ pub(crate) fn outcomes(
 ) -> Result<Vec<MonitoredOutcome>> {
     // The latest feedback per prediction counts (a correction replaces the first word).
     let mut stmt = conn.prepare(
-        "SELECT p.at_ms, p.score, f.outcome FROM predictions p \
+        "SELECT p.at_ms, p.score, f.outcome, f.typed FROM predictions p \
          JOIN feedback f ON f.prediction_id = p.prediction_id \
          WHERE p.usecase_id = ?1 AND p.model_version = ?2 AND p.at_ms >= ?3 \
            AND p.role = 'served' AND p.fallback = 0 \
@@ -95,6 +97,9 @@ pub(crate) fn outcomes(
                 score: r.get(1)?,
                 outcome: serde_json::from_str(&outcome)
                     .unwrap_or(serde_json::Value::String(outcome)),
+                typed: r
+                    .get::<_, Option<String>>(3)?
+                    .and_then(|t| serde_json::from_str(&t).ok()),
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;

@@ -11,6 +11,7 @@ use crate::{
     now_ms, ApiKey, DatasetRecord, Feedback, KeyRole, ModelRecord, PredictionRecord,
     PredictionRole, Registered, Registration, StagedSnapshot, Store,
 };
+use klartext_core::{DecisionStatus, UseCaseKind};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_monitoring.sql")),
     (9, include_str!("../migrations/0009_subjects.sql")),
     (10, include_str!("../migrations/0010_suppression.sql")),
+    (11, include_str!("../migrations/0011_kinds.sql")),
 ];
 
 pub struct SqliteStore {
@@ -121,20 +123,25 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)",
     )?;
-    let current: i64 = conn.query_row(
-        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-        [],
-        |r| r.get(0),
-    )?;
     let known = MIGRATIONS.last().map_or(0, |m| m.0);
-    if current > known {
-        return Err(StoreError::TooNew {
-            found: current,
-            known,
-        });
-    }
-    for &(version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
-        let tx = conn.transaction()?;
+    for &(version, sql) in MIGRATIONS {
+        // Each step under the write lock, the version read inside it: two processes
+        // opening one store at once apply every migration once.
+        let tx = write_tx(conn)?;
+        let current: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            [],
+            |r| r.get(0),
+        )?;
+        if current > known {
+            return Err(StoreError::TooNew {
+                found: current,
+                known,
+            });
+        }
+        if version <= current {
+            continue;
+        }
         tx.execute_batch(sql)?;
         tx.execute(
             "INSERT INTO schema_migrations (version, applied_ms) VALUES (?1, ?2)",
@@ -143,6 +150,13 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         tx.commit()?;
     }
     Ok(())
+}
+
+/// A transaction that writes: it takes SQLite's write lock when it begins, so that it
+/// waits its turn (the busy timeout) instead of failing when it first writes after
+/// another process committed since its read (`SQLITE_BUSY`, which no timeout helps).
+pub(crate) fn write_tx(conn: &mut Connection) -> rusqlite::Result<Transaction<'_>> {
+    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
 }
 
 fn decode<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
@@ -262,7 +276,7 @@ impl Store for SqliteStore {
         actor: &str,
     ) -> Result<Option<AuditEvent>> {
         let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = write_tx(&mut conn)?;
         let latest: Option<String> = tx
             .query_row(
                 "SELECT sha256 FROM usecase_versions WHERE usecase_id = ?1 ORDER BY seen_ms DESC, rowid DESC LIMIT 1",
@@ -307,8 +321,8 @@ impl Store for SqliteStore {
     }
 
     fn stage_snapshot(&self, bytes: &[u8]) -> Result<StagedSnapshot> {
-        let path = blobs::write_temp(&self.dir.join("snapshots"), bytes)?;
-        Ok(StagedSnapshot { path: Some(path) })
+        let temp = blobs::write_temp(&self.dir.join("snapshots"), bytes)?;
+        Ok(StagedSnapshot { temp: Some(temp) })
     }
 
     fn publish_snapshot(
@@ -319,10 +333,10 @@ impl Store for SqliteStore {
     ) -> Result<String> {
         let name = format!("{sha256}.{extension}");
         let tmp = staged
-            .path
+            .temp
             .take()
-            .expect("a staged snapshot has a path until published");
-        blobs::publish(&self.dir.join("snapshots"), &tmp, &name)?;
+            .expect("a staged snapshot has its file until published");
+        blobs::publish(&self.dir.join("snapshots"), tmp, &name)?;
         Ok(format!("snapshots/{name}"))
     }
 
@@ -342,7 +356,7 @@ impl Store for SqliteStore {
         reg: &Registration,
     ) -> Result<Registered> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let tx = write_tx(&mut conn)?;
         let known: bool = tx
             .query_row("SELECT 1 FROM datasets WHERE id = ?1", [&d.id], |_| Ok(()))
             .optional()?
@@ -428,7 +442,7 @@ impl Store for SqliteStore {
 
     fn append_audit(&self, event: &NewAuditEvent) -> Result<AuditEvent> {
         let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = write_tx(&mut conn)?;
         let e = append_in(&tx, event)?;
         tx.commit()?;
         Ok(e)
@@ -486,7 +500,7 @@ impl Store for SqliteStore {
 
     fn register_model(&self, m: &ModelRecord, blob_path: &str) -> Result<Registered> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let tx = write_tx(&mut conn)?;
         let known = tx
             .query_row(
                 "SELECT 1 FROM models WHERE usecase_id = ?1 AND version = ?2",
@@ -560,7 +574,7 @@ impl Store for SqliteStore {
 
     fn create_key(&self, k: &ApiKey) -> Result<()> {
         let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = write_tx(&mut conn)?;
         tx.execute(
             &format!("INSERT INTO api_keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
             params![
@@ -618,7 +632,7 @@ impl Store for SqliteStore {
 
     fn revoke_key(&self, id: &str, actor: &str) -> Result<bool> {
         let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = write_tx(&mut conn)?;
         let revoked: Option<Option<i64>> = tx
             .query_row("SELECT revoked_ms FROM api_keys WHERE id = ?1", [id], |r| {
                 r.get(0)
@@ -685,7 +699,7 @@ impl Store for SqliteStore {
         event: &NewAuditEvent,
     ) -> Result<Option<AuditEvent>> {
         let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = write_tx(&mut conn)?;
         let e = monitoring::raise_alert(&tx, usecase, kind, window_start_ms, event)?;
         tx.commit()?;
         Ok(e)
@@ -696,10 +710,10 @@ impl Store for SqliteStore {
             return Ok(());
         }
         let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = write_tx(&mut conn)?;
         {
             let mut stmt = tx.prepare_cached(&format!(
-                "INSERT INTO predictions ({PREDICTION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                "INSERT INTO predictions ({PREDICTION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
             ))?;
             for p in rows {
                 stmt.execute(params![
@@ -715,7 +729,11 @@ impl Store for SqliteStore {
                     p.fallback,
                     p.role.as_str(),
                     p.score,
-                    p.features
+                    p.features,
+                    p.kind.map(UseCaseKind::as_str),
+                    p.status.as_str(),
+                    p.shadow_of,
+                    p.batch_id
                 ])?;
             }
         }
@@ -749,11 +767,11 @@ impl Store for SqliteStore {
 
     fn usecase_feedback(&self, usecase: &str) -> Result<Vec<Feedback>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare(
-            "SELECT f.prediction_id, f.outcome, f.at_ms, f.caller FROM feedback f \
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {FEEDBACK_COLUMNS} FROM feedback f \
              JOIN predictions p ON p.prediction_id = f.prediction_id \
-             WHERE p.usecase_id = ?1 ORDER BY f.seq",
-        )?;
+             WHERE p.usecase_id = ?1 ORDER BY f.seq"
+        ))?;
         let rows = stmt
             .query_map([usecase], feedback_from_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -762,7 +780,7 @@ impl Store for SqliteStore {
 
     fn add_feedback(&self, f: &Feedback) -> Result<bool> {
         let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = write_tx(&mut conn)?;
         let known = tx
             .query_row(
                 "SELECT 1 FROM predictions WHERE prediction_id = ?1",
@@ -775,8 +793,14 @@ impl Store for SqliteStore {
             return Ok(false);
         }
         tx.execute(
-            "INSERT INTO feedback (prediction_id, outcome, at_ms, caller) VALUES (?1, ?2, ?3, ?4)",
-            params![f.prediction_id, f.outcome.to_string(), f.at_ms, f.caller],
+            "INSERT INTO feedback (prediction_id, outcome, at_ms, caller, typed) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                f.prediction_id,
+                f.outcome.to_string(),
+                f.at_ms,
+                f.caller,
+                f.typed.map(|t| serde_json::to_string(&t).expect("outcomes serialise"))
+            ],
         )?;
         tx.commit()?;
         Ok(true)
@@ -784,9 +808,9 @@ impl Store for SqliteStore {
 
     fn feedback(&self, prediction_id: &str) -> Result<Vec<Feedback>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare(
-            "SELECT prediction_id, outcome, at_ms, caller FROM feedback WHERE prediction_id = ?1 ORDER BY seq",
-        )?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {FEEDBACK_COLUMNS} FROM feedback f WHERE f.prediction_id = ?1 ORDER BY f.seq"
+        ))?;
         let rows = stmt
             .query_map([prediction_id], feedback_from_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -795,7 +819,7 @@ impl Store for SqliteStore {
 
     fn promote(&self, promotion: &Promotion) -> Result<Alias> {
         let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = write_tx(&mut conn)?;
         let a = govern::promote(&tx, promotion)?;
         tx.commit()?;
         Ok(a)
@@ -803,7 +827,7 @@ impl Store for SqliteStore {
 
     fn rollback(&self, usecase: &str, actor: &str, reason: Option<&str>) -> Result<Rollback> {
         let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = write_tx(&mut conn)?;
         let r = govern::rollback(&tx, usecase, actor, reason)?;
         tx.commit()?;
         Ok(r)
@@ -816,7 +840,7 @@ impl Store for SqliteStore {
         reason: Option<&str>,
     ) -> Result<Option<String>> {
         let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = write_tx(&mut conn)?;
         let r = govern::clear_challenger(&tx, usecase, actor, reason)?;
         tx.commit()?;
         Ok(r)
@@ -832,7 +856,7 @@ impl Store for SqliteStore {
 
     fn set_switch(&self, usecase: &str, on: bool, actor: &str, reason: &str) -> Result<Switch> {
         let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = write_tx(&mut conn)?;
         let r = govern::set_switch(&tx, usecase, on, actor, reason)?;
         tx.commit()?;
         Ok(r)
@@ -848,6 +872,7 @@ impl Store for SqliteStore {
 
     fn governance(&self) -> Result<Governance> {
         let mut conn = self.lock();
+        // Read only: a deferred transaction, for one consistent snapshot.
         let tx = conn.transaction()?;
         let g = govern::snapshot(&tx)?;
         tx.commit()?;
@@ -856,7 +881,7 @@ impl Store for SqliteStore {
 
     fn audit_checkpoint(&self) -> Result<Option<Checkpoint>> {
         let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = write_tx(&mut conn)?;
         let Some((seq, hash)) = checkpoint::last_event(&tx)? else {
             return Ok(None);
         };
@@ -871,7 +896,7 @@ impl Store for SqliteStore {
 
     fn create_webhook(&self, webhook: &Webhook) -> Result<Webhook> {
         let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = write_tx(&mut conn)?;
         let w = webhooks::create(&tx, webhook)?;
         tx.commit()?;
         Ok(w)
@@ -883,7 +908,7 @@ impl Store for SqliteStore {
 
     fn remove_webhook(&self, id: &str, actor: &str) -> Result<bool> {
         let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = write_tx(&mut conn)?;
         let found = webhooks::remove(&tx, id, actor, now_ms())?;
         tx.commit()?;
         Ok(found)
@@ -904,7 +929,7 @@ impl Store for SqliteStore {
 
     fn record_webhook_attempt(&self, attempt: &WebhookAttempt) -> Result<()> {
         let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = write_tx(&mut conn)?;
         webhooks::record(&tx, attempt)?;
         tx.commit()?;
         Ok(())
@@ -916,6 +941,7 @@ impl Store for SqliteStore {
 
     fn subject_records(&self, subject_id: &str) -> Result<crate::SubjectRecords> {
         let mut conn = self.lock();
+        // Read only: a deferred transaction, for one consistent snapshot.
         let tx = conn.transaction()?;
         let r = crate::subjects::records(&tx, subject_id)?;
         tx.commit()?;
@@ -925,7 +951,7 @@ impl Store for SqliteStore {
     fn erase_subject(&self, erasure: &crate::Erasure) -> Result<crate::ErasureReport> {
         let mut conn = self.lock();
         let done: Result<crate::ErasureReport> = (|| {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let tx = write_tx(&mut conn)?;
             let r = crate::subjects::erase(&tx, erasure)?;
             tx.commit()?;
             Ok(r)
@@ -959,7 +985,7 @@ impl Store for SqliteStore {
         reason: Option<&str>,
     ) -> Result<(crate::Objection, bool)> {
         let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = write_tx(&mut conn)?;
         let r = crate::subjects::object(&tx, subject_id, actor, reason)?;
         tx.commit()?;
         Ok(r)
@@ -967,7 +993,7 @@ impl Store for SqliteStore {
 
     fn withdraw_objection(&self, subject_id: &str, actor: &str) -> Result<bool> {
         let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = write_tx(&mut conn)?;
         let withdrawn = crate::subjects::withdraw(&tx, subject_id, actor)?;
         tx.commit()?;
         Ok(withdrawn)
@@ -1000,7 +1026,7 @@ impl Store for SqliteStore {
         actor: &str,
     ) -> Result<Option<crate::Review>> {
         let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = write_tx(&mut conn)?;
         let r = crate::subjects::contest(&tx, prediction_id, reason, actor)?;
         tx.commit()?;
         Ok(r)
@@ -1014,7 +1040,7 @@ impl Store for SqliteStore {
         note: Option<&str>,
     ) -> Result<Option<crate::Review>> {
         let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = write_tx(&mut conn)?;
         let r = crate::subjects::decide(&tx, prediction_id, approve, actor, note)?;
         tx.commit()?;
         Ok(r)
@@ -1027,7 +1053,7 @@ impl Store for SqliteStore {
         actor: &str,
     ) -> Result<crate::PurgeReport> {
         let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = write_tx(&mut conn)?;
         let r = crate::subjects::purge(&tx, rule, dry_run, actor)?;
         tx.commit()?;
         crate::subjects::remove_pending_blobs(&conn, &self.dir)?;
@@ -1046,7 +1072,10 @@ impl Store for SqliteStore {
     }
 }
 
-/// A feedback row of `SELECT prediction_id, outcome, at_ms, caller`.
+/// The columns [`feedback_from_row`] reads, prefixed with the feedback table's alias.
+pub(crate) const FEEDBACK_COLUMNS: &str = "f.prediction_id, f.outcome, f.at_ms, f.caller, f.typed";
+
+/// A feedback row of `SELECT {FEEDBACK_COLUMNS}`.
 pub(crate) fn feedback_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Feedback> {
     let outcome: String = r.get(1)?;
     Ok(Feedback {
@@ -1054,6 +1083,9 @@ pub(crate) fn feedback_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Feedb
         outcome: serde_json::from_str(&outcome).unwrap_or(serde_json::Value::String(outcome)),
         at_ms: r.get(2)?,
         caller: r.get(3)?,
+        typed: r
+            .get::<_, Option<String>>(4)?
+            .and_then(|t| serde_json::from_str(&t).ok()),
     })
 }
 
@@ -1095,7 +1127,7 @@ fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ApiKey>> {
     }))
 }
 
-pub(crate) const PREDICTION_COLUMNS: &str = "prediction_id, at_ms, usecase_id, model_version, subject_id, input_digest, output, latency_us, caller, fallback, role, score, features";
+pub(crate) const PREDICTION_COLUMNS: &str = "prediction_id, at_ms, usecase_id, model_version, subject_id, input_digest, output, latency_us, caller, fallback, role, score, features, kind, status, shadow_of, batch_id";
 
 pub(crate) fn prediction_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PredictionRecord> {
     let output: String = r.get(6)?;
@@ -1113,6 +1145,12 @@ pub(crate) fn prediction_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Pre
         role: PredictionRole::parse(&r.get::<_, String>(10)?).unwrap_or_default(),
         score: r.get(11)?,
         features: r.get(12)?,
+        kind: r
+            .get::<_, Option<String>>(13)?
+            .and_then(|k| UseCaseKind::parse(&k)),
+        status: DecisionStatus::parse(&r.get::<_, String>(14)?).unwrap_or_default(),
+        shadow_of: r.get(15)?,
+        batch_id: r.get(16)?,
     })
 }
 

@@ -7,7 +7,9 @@
 
 use crate::audit::NewAuditEvent;
 use crate::error::{Result, StoreError};
-use crate::sqlite::{append_in, feedback_from_row, prediction_from_row, PREDICTION_COLUMNS};
+use crate::sqlite::{
+    append_in, feedback_from_row, prediction_from_row, FEEDBACK_COLUMNS, PREDICTION_COLUMNS,
+};
 use crate::{now_ms, Feedback, PredictionRecord};
 use klartext_core::{QualityReport, Schema};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
@@ -266,12 +268,12 @@ fn objection_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Objection> {
     })
 }
 
-/// Queue the served predictions whose output says `"review": "pending"`: called in the
-/// prediction log's transaction, so a queued decision is as durable as its log row.
+/// Queue the served decisions held for review: called in the prediction log's
+/// transaction, so a queued decision is as durable as its log row.
 pub(crate) fn queue_reviews(tx: &Transaction<'_>, rows: &[PredictionRecord]) -> Result<()> {
     let pending = rows.iter().filter(|p| {
         p.role == crate::PredictionRole::Served
-            && p.output.get("review").and_then(serde_json::Value::as_str) == Some("pending")
+            && p.status == klartext_core::DecisionStatus::HeldForReview
     });
     let mut stmt = None;
     for p in pending {
@@ -294,8 +296,8 @@ pub(crate) fn records(conn: &Connection, subject: &str) -> Result<SubjectRecords
         .query_map([subject], prediction_from_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let mut stmt = conn.prepare(
-        "SELECT f.prediction_id, f.outcome, f.at_ms, f.caller FROM feedback f \
-         JOIN predictions p ON p.prediction_id = f.prediction_id WHERE p.subject_id = ?1 ORDER BY f.seq",
+        &format!("SELECT {FEEDBACK_COLUMNS} FROM feedback f \
+         JOIN predictions p ON p.prediction_id = f.prediction_id WHERE p.subject_id = ?1 ORDER BY f.seq"),
     )?;
     let feedback = stmt
         .query_map([subject], feedback_from_row)?

@@ -21,9 +21,11 @@ fn record(id: &str) -> PredictionRecord {
         prediction_id: id.into(),
         at_ms: now_ms(),
         usecase_id: "churn".into(),
+        kind: Some(klartext_core::UseCaseKind::Classification),
         model_version: "abc".into(),
         subject_id: Some("c1".into()),
         input_digest: "00".into(),
+        status: klartext_core::DecisionStatus::Answered,
         output: serde_json::json!({"score": 0.5}),
         latency_us: 42,
         caller: "key_1".into(),
@@ -31,6 +33,8 @@ fn record(id: &str) -> PredictionRecord {
         role: PredictionRole::Served,
         score: Some(0.5),
         features: Some(vec![1, 2, 3]),
+        shadow_of: None,
+        batch_id: Some("batch_1".into()),
     }
 }
 
@@ -38,7 +42,7 @@ fn record(id: &str) -> PredictionRecord {
 fn keys_are_created_listed_and_revoked_with_audit_events() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 10);
+    assert_eq!(store.schema_version().unwrap(), 11);
     store
         .create_key(&key("key_1", "h1", KeyRole::Scorer))
         .unwrap();
@@ -91,6 +95,7 @@ fn prediction_batches_commit_whole_and_feedback_links_to_them() {
     let fb = Feedback {
         prediction_id: "p1".into(),
         outcome: serde_json::json!({"churned": true}),
+        typed: Some(klartext_core::Outcome::Binary { positive: true }),
         at_ms: now_ms(),
         caller: "key_1".into(),
     };
@@ -146,6 +151,7 @@ fn shadow_rows_keep_their_role_and_a_use_case_lists_its_predictions_and_feedback
     let fb = Feedback {
         prediction_id: "p1".into(),
         outcome: serde_json::json!({"churned": true}),
+        typed: Some(klartext_core::Outcome::Binary { positive: true }),
         at_ms: now_ms(),
         caller: "key_1".into(),
     };

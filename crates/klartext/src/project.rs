@@ -191,6 +191,38 @@ impl Project {
         Ok(())
     }
 
+    /// Every use case that loads; a broken file is warned about and left out, so that
+    /// it does not take every other use case offline.
+    pub fn loadable_usecases(&self) -> Result<Vec<UseCase>> {
+        let mut usecases = Vec::new();
+        for (path, uc) in self.load_usecases()? {
+            match uc {
+                Ok(uc) => usecases.push(uc),
+                Err(e) => eprintln!("warning: {} is left out: {e}", path.display()),
+            }
+        }
+        Ok(usecases)
+    }
+
+    /// The governance layer over the project's store for `usecases`; `serve` for a
+    /// long-running server (log writer, following the store).
+    pub fn governor(
+        &self,
+        usecases: Vec<UseCase>,
+        serve: bool,
+    ) -> Result<klartext_govern::Governor> {
+        let store: std::sync::Arc<dyn klartext_store::Store> =
+            std::sync::Arc::new(self.open_store()?);
+        Ok(klartext_govern::Governor::open(
+            store,
+            usecases,
+            klartext_govern::Options {
+                serve,
+                pseudonym_key: Some(self.secret_key()?),
+            },
+        )?)
+    }
+
     /// The project's secret key for keyed hashes, created on first use, readable by the owner only.
     pub fn secret_key(&self) -> Result<Vec<u8>> {
         let path = self.store_dir().join("secret.key");
@@ -218,11 +250,11 @@ fn load_usecase_file(path: &Path) -> Result<UseCase, klartext_core::UseCaseError
         message: format!("cannot read: {e}"),
     })?;
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
-    UseCase::parse(&shown, &text, stem.as_deref())
+    klartext_kinds::usecase::load(&shown, &text, stem.as_deref())
 }
 
 fn hex_decode(s: &str) -> Result<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         bail!("odd length");
     }
     (0..s.len())

@@ -5,64 +5,14 @@ use klartext_core::report::Severity;
 use klartext_core::QualityReport;
 use std::fmt::Write;
 
-/// Left-aligned columns, numbers right-aligned, two spaces apart.
-pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let n = header.len();
-    let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for r in rows {
-        for (i, c) in r.iter().enumerate().take(n) {
-            width[i] = width[i].max(c.chars().count());
-        }
-    }
-    let numeric: Vec<bool> = (0..n)
-        .map(|i| {
-            !rows.is_empty()
-                && rows
-                    .iter()
-                    .all(|r| r.get(i).is_some_and(|c| looks_numeric(c)))
-        })
-        .collect();
-    let mut out = String::new();
-    let line = |cells: Vec<&str>, out: &mut String| {
-        let mut s = String::from(" ");
-        for (i, c) in cells.iter().enumerate() {
-            let pad = width[i] - c.chars().count();
-            s.push(' ');
-            if numeric[i] {
-                s.push_str(&" ".repeat(pad));
-                s.push_str(c);
-            } else {
-                s.push_str(c);
-                if i + 1 < cells.len() {
-                    s.push_str(&" ".repeat(pad));
-                }
-            }
-            s.push(' ');
-        }
-        out.push_str(s.trim_end());
-        out.push('\n');
-    };
-    line(header.to_vec(), &mut out);
-    for r in rows {
-        line(r.iter().map(String::as_str).collect(), &mut out);
-    }
-    out
-}
-
-fn looks_numeric(s: &str) -> bool {
-    !s.is_empty()
-        && s.trim_end_matches('%')
-            .replace(',', "")
-            .parse::<f64>()
-            .is_ok()
-}
+pub use klartext_core::text::table;
 
 /// 12345 → "12,345".
 pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);

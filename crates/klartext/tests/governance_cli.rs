@@ -3,52 +3,8 @@
 
 mod common;
 
-use common::Project;
-use klartext_data::generate::EXAMPLE_USECASE;
+use common::{relaxed, two_versions, Project};
 use serde_json::Value;
-
-/// The example use case with gates a small model passes.
-fn relaxed(extra_gates: &str, min_auc: &str) -> String {
-    EXAMPLE_USECASE
-        .replace(
-            "min_auc = 0.75",
-            &format!("min_auc = {min_auc}{extra_gates}"),
-        )
-        .replace("max_overfit_gap = 0.05", "max_overfit_gap = 1.0")
-        .replace(
-            "min_demographic_parity_ratio = 0.8",
-            "min_demographic_parity_ratio = 0.0",
-        )
-}
-
-/// A project with two trained versions of `churn` (seeds 1 and 2), oldest first.
-fn two_versions() -> (Project, String, String) {
-    let p = Project::new();
-    p.usecase("churn", &relaxed("", "0.5"));
-    let csv = p.tmp().join("customers.csv");
-    p.run(&[
-        "data",
-        "generate",
-        "--rows",
-        "1500",
-        "--seed",
-        "1",
-        "-o",
-        csv.to_str().unwrap(),
-    ])
-    .assert_ok();
-    p.add(&csv, "churn", &[]).assert_ok();
-    let v = |seed: &str| {
-        p.run(&["train", "churn", "--seed", seed, "--json"]).json()["version"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
-    let a = v("1");
-    let b = v("2");
-    assert_ne!(a, b);
-    (p, a, b)
-}
 
 fn events(p: &Project, action: &str) -> Vec<Value> {
     p.audit_events()
@@ -241,18 +197,17 @@ fn compare_shows_challenger_and_champion_on_logged_traffic() {
     // Logged traffic as a server with a shadow challenger writes it.
     let store = SqliteStore::open(&p.root.join("store")).unwrap();
     let row = |id: &str, v: &str, role, score: f64, of: Option<&str>| {
-        let mut output =
+        let output =
             serde_json::json!({"score": score, "label": if score >= 0.5 { "Yes" } else { "No" }});
-        if let Some(of) = of {
-            output["shadow_of"] = of.into();
-        }
         PredictionRecord {
             prediction_id: id.into(),
             at_ms: 1,
             usecase_id: "churn".into(),
+            kind: Some(klartext_core::UseCaseKind::Classification),
             model_version: v.into(),
             subject_id: Some(id.into()),
             input_digest: "00".into(),
+            status: klartext_core::DecisionStatus::Answered,
             output,
             latency_us: 1,
             caller: "k".into(),
@@ -260,6 +215,8 @@ fn compare_shows_challenger_and_champion_on_logged_traffic() {
             role,
             score: Some(score),
             features: None,
+            shadow_of: of.map(str::to_owned),
+            batch_id: None,
         }
     };
     store
@@ -275,6 +232,7 @@ fn compare_shows_challenger_and_champion_on_logged_traffic() {
             .add_feedback(&Feedback {
                 prediction_id: id.into(),
                 outcome: serde_json::json!({ "churn": churn }),
+                typed: None,
                 at_ms: 2,
                 caller: "k".into(),
             })

@@ -10,11 +10,12 @@
 use super::{emit, print_json};
 use crate::project::Project;
 use anyhow::{bail, Result};
+use klartext_core::Outcome;
 use klartext_core::UseCase;
-use klartext_monitor::report::outcome_positive;
+use klartext_kinds::supervised::score::ScoredOutput;
+use klartext_kinds::Kind;
 use klartext_store::{AliasName, Feedback, PredictionRecord, PredictionRole, Store};
-use serde::Serialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -48,7 +49,7 @@ pub struct Comparison {
 }
 
 fn score_of(p: &PredictionRecord) -> Option<f64> {
-    p.output.get("score").and_then(Value::as_f64)
+    p.score
 }
 
 fn figures(
@@ -83,26 +84,24 @@ fn figures(
 /// Compare two versions on a use case's logged predictions and feedback.
 pub fn compare(
     uc: &UseCase,
+    kind: &dyn Kind,
     champion: &str,
     challenger: &str,
     log: &[PredictionRecord],
     feedback: &[Feedback],
 ) -> Comparison {
-    // The latest outcome of each served prediction.
+    // The latest outcome of each served prediction, as the kind reads it (feedback
+    // stored before outcomes were read on arrival is read now).
     let mut outcomes: HashMap<&str, bool> = HashMap::new();
     for f in feedback {
-        if let Some(o) = outcome_positive(uc, &f.outcome) {
-            outcomes.insert(f.prediction_id.as_str(), o);
+        let typed = f.typed.or_else(|| kind.outcome(uc, &f.outcome).ok());
+        if let Some(Outcome::Binary { positive }) = typed {
+            outcomes.insert(f.prediction_id.as_str(), positive);
         }
     }
     let by_id: HashMap<&str, &PredictionRecord> =
         log.iter().map(|p| (p.prediction_id.as_str(), p)).collect();
-    let shadowed = |p: &PredictionRecord| -> Option<String> {
-        p.output
-            .get("shadow_of")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
+    let shadowed = |p: &PredictionRecord| -> Option<String> { p.shadow_of.clone() };
     let outcome = |p: &PredictionRecord| -> Option<bool> {
         match p.role {
             PredictionRole::Served => outcomes.get(p.prediction_id.as_str()).copied(),
@@ -133,10 +132,9 @@ pub fn compare(
             diff += (a - b).abs();
         }
         let label = |p: &PredictionRecord| {
-            p.output
-                .get("label")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
+            ScoredOutput::deserialize(&p.output)
+                .ok()
+                .and_then(|o| o.label)
         };
         if let (Some(a), Some(b)) = (label(s), label(served)) {
             labelled += 1;
@@ -180,7 +178,8 @@ pub fn run(project: Option<&Path>, usecase: &str, json: bool) -> Result<()> {
     };
     let log = store.predictions(&uc.id, None)?;
     let feedback = store.usecase_feedback(&uc.id)?;
-    let c = compare(&uc, &champion, &challenger, &log, &feedback);
+    let kind = klartext_kinds::kind_of(uc.kind)?;
+    let c = compare(&uc, kind, &champion, &challenger, &log, &feedback);
     if json {
         print_json(&serde_json::to_value(&c)?);
         return Ok(());
@@ -247,18 +246,17 @@ mod tests {
         score: f64,
         shadow_of: Option<&str>,
     ) -> PredictionRecord {
-        let mut output =
+        let output =
             json!({ "score": score, "label": if score >= 0.5 { "churned" } else { "stays" } });
-        if let Some(s) = shadow_of {
-            output["shadow_of"] = s.into();
-        }
         PredictionRecord {
             prediction_id: id.into(),
             at_ms: 1,
             usecase_id: "churn".into(),
+            kind: Some(klartext_core::UseCaseKind::Classification),
             model_version: version.into(),
             subject_id: Some(format!("s-{id}")),
             input_digest: "00".into(),
+            status: klartext_core::DecisionStatus::Answered,
             output,
             latency_us: 1,
             caller: "k".into(),
@@ -266,6 +264,8 @@ mod tests {
             role,
             score: Some(score),
             features: None,
+            shadow_of: shadow_of.map(str::to_owned),
+            batch_id: None,
         }
     }
 
@@ -273,6 +273,7 @@ mod tests {
         Feedback {
             prediction_id: id.into(),
             outcome: json!({ "churned": churned }),
+            typed: None,
             at_ms: 2,
             caller: "k".into(),
         }
@@ -293,7 +294,14 @@ mod tests {
         let feedback = [fb("a", true), fb("b", false), fb("c", true)];
         let mut uc = uc();
         uc.data.target = "churned".into();
-        let c = compare(&uc, "champ", "chall", &log, &feedback);
+        let c = compare(
+            &uc,
+            &klartext_kinds::classification::Classification,
+            "champ",
+            "chall",
+            &log,
+            &feedback,
+        );
         assert_eq!(c.champion.served_rows, 4);
         assert_eq!(c.champion.shadow_rows, 0);
         assert_eq!(c.challenger.served_rows, 0);
@@ -320,7 +328,14 @@ mod tests {
         ];
         let mut uc = uc();
         uc.data.target = "churned".into();
-        let c = compare(&uc, "champ", "chall", &log, &[fb("a", true)]);
+        let c = compare(
+            &uc,
+            &klartext_kinds::classification::Classification,
+            "champ",
+            "chall",
+            &log,
+            &[fb("a", true)],
+        );
         assert_eq!(c.paired_rows, 0);
         assert_eq!(c.label_agreement, None);
         assert_eq!(c.challenger.served_rows, 1);

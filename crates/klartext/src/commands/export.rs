@@ -6,8 +6,8 @@ use crate::cli::ExportCommand;
 use crate::project::Project;
 use crate::render::time_ms;
 use anyhow::{Context, Result};
+use klartext_kinds::docs::{self, ChangeLogEntry, DocsInput};
 use klartext_store::{AuditEvent, Store};
-use klartext_train::docs::{self, ChangeLogEntry, DocsInput};
 use std::path::{Path, PathBuf};
 
 /// Whether an audit event is about this use case.
@@ -34,7 +34,7 @@ fn docs_cmd(project: Option<&Path>, target: &str, output: Option<&Path>, json: b
     let store = p.open_store()?;
     let dataset = store.dataset(&m.dataset_id)?;
     let registration = store.registration(&m.dataset_id, &uc.id)?;
-    let report = serde_json::from_value::<klartext_train::TrainingReport>(m.report.clone()).ok();
+    let report = klartext_kinds::ReportHead::read(&m.report).ok();
     let changes: Vec<ChangeLogEntry> = store
         .audit_events(0)?
         .into_iter()

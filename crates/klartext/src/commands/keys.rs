@@ -15,7 +15,7 @@ pub fn run(project: Option<&Path>, c: KeysCommand) -> Result<()> {
     match c {
         KeysCommand::Create { role, json } => {
             let role = KeyRole::parse(&role).context("role must be scorer, operator or admin")?;
-            let (key, secret) = klartext_server::new_key(role, &actor())?;
+            let (key, secret) = klartext_govern::keys::new_key(role, &actor())?;
             store.create_key(&key)?;
             if json {
                 print_json(

@@ -30,8 +30,11 @@ pub fn run(project: Option<&Path>, cmd: ModelsCommand) -> Result<()> {
     match cmd {
         ModelsCommand::List { usecase, json } => {
             let uc = p.usecase(&usecase)?;
+            let kind = klartext_kinds::kind_of(uc.kind)?;
             let store = p.open_store()?;
             let models = store.models(&uc.id)?;
+            // A report that does not read as its kind's shows no figures, not an error.
+            let figures = |m: &ModelRecord| kind.figures(&m.report).ok();
             let aliases = store.aliases(Some(&uc.id))?;
             let alias_of = |version: &str| -> Vec<String> {
                 aliases
@@ -52,7 +55,7 @@ pub fn run(project: Option<&Path>, cmd: ModelsCommand) -> Result<()> {
                     .map(|m| {
                         serde_json::json!({
                             "version": m.version, "usecase": m.usecase_id, "dataset_id": m.dataset_id,
-                            "learner": m.learner, "gates_passed": m.gates_passed, "metrics": m.report["metrics"],
+                            "learner": m.learner, "gates_passed": m.gates_passed, "metrics": figures(m).map(|f| f.metrics),
                             "created_ms": m.created_ms, "created_by": m.created_by,
                             "aliases": alias_of(&m.version),
                         })
@@ -71,14 +74,7 @@ pub fn run(project: Option<&Path>, cmd: ModelsCommand) -> Result<()> {
             let rows: Vec<Vec<String>> = models
                 .iter()
                 .map(|m| {
-                    let metric = ["auc", "rmse"]
-                        .iter()
-                        .find_map(|k| {
-                            m.report["metrics"][k]
-                                .as_f64()
-                                .map(|v| format!("{k} {v:.4}"))
-                        })
-                        .unwrap_or_default();
+                    let metric = figures(m).map(|f| f.headline).unwrap_or_default();
                     vec![
                         m.version.clone(),
                         alias_of(&m.version).join(", "),
@@ -112,10 +108,10 @@ pub fn run(project: Option<&Path>, cmd: ModelsCommand) -> Result<()> {
                     "created_by": m.created_by, "report": m.report,
                 }));
             } else {
-                // JSON has no NaN (an undefined rate is stored as null): fall back to
-                // the raw report rather than fail.
-                match serde_json::from_value::<klartext_train::TrainingReport>(m.report.clone()) {
-                    Ok(r) => emit(&super::train::summary(&m.usecase_id, &m.version, &r, false)),
+                let kind = klartext_kinds::kind_of(p.usecase(&m.usecase_id)?.kind)?;
+                // A report that does not read as its kind's is shown as stored.
+                match kind.summary(&m.report) {
+                    Ok(s) => emit(&format!("Model {}@{}: {s}", m.usecase_id, m.version)),
                     Err(_) => print_json(&m.report),
                 }
                 emit(&format!(

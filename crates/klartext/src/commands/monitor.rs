@@ -3,12 +3,11 @@
 
 use super::{emit, print_json};
 use crate::project::{actor, Project};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use klartext_data::read::{read_bytes, ReadOptions};
-use klartext_learn::Task;
-use klartext_monitor::drift::{drift, ColumnDrift, Thresholds};
-use klartext_monitor::report::{conclude, date, MonitoringReport, Severity, Window};
-use klartext_server::monitoring;
+use klartext_govern::monitoring;
+use klartext_monitor::drift::ColumnDrift;
+use klartext_monitor::report::{date, MonitoringReport, Severity};
 use klartext_store::now_ms;
 use std::path::Path;
 
@@ -43,7 +42,6 @@ pub fn drift_file(
     let uc = p.usecase(usecase)?;
     let store = p.open_store()?;
     let version = version_to_monitor(&store, &uc.id, version)?;
-    let (reference, artifact, _) = monitoring::load(&store, &uc, &version)?;
     let raw = std::fs::read(data).with_context(|| format!("cannot read {}", data.display()))?;
     let name = data
         .file_name()
@@ -53,63 +51,7 @@ pub fn drift_file(
     drop(raw);
     // Dates become numbers as at registration (the file need not hold the target).
     klartext_data::infer::infer(&mut frame, &info.hints, None)?;
-    let enc = &artifact.header.encoder;
-    let missing = enc.missing_in(&frame);
-    if !missing.is_empty() {
-        bail!(
-            "{name} lacks the model's feature columns: {}",
-            missing.join(", ")
-        );
-    }
-    let rows: Vec<usize> = (0..frame.n_rows).collect();
-    let current = enc
-        .log_frame(&frame, &rows)
-        .with_context(|| format!("{name} does not fit model {version}"))?;
-    let x = enc
-        .encode(&frame, &rows)
-        .with_context(|| format!("{name} does not fit model {version}"))?;
-    let raw_scores = artifact.model.predict_raw_batch(&x)?;
-    let scores: Vec<f64> = match artifact.header.task {
-        Task::BinaryClassification => raw_scores
-            .iter()
-            .map(|&r| klartext_learn::model::sigmoid(r))
-            .collect(),
-        Task::Regression => raw_scores,
-    };
-    let m = &uc.monitoring;
-    let d = if frame.n_rows >= m.min_rows as usize && frame.n_rows > 0 {
-        Some(drift(
-            &reference,
-            &current,
-            Some(&scores),
-            &Thresholds::from(m),
-        )?)
-    } else {
-        None
-    };
-    let now = now_ms();
-    let mut report = MonitoringReport {
-        usecase: uc.id.clone(),
-        model_version: version,
-        generated_ms: now,
-        window: Window {
-            from_ms: now,
-            to_ms: now,
-            days: 0,
-        },
-        rows: frame.n_rows,
-        source: name,
-        drift: d,
-        performance: None,
-        findings: Vec::new(),
-        alerts: Vec::new(),
-    };
-    conclude(&mut report, m.min_rows, m.psi);
-    // A file is not traffic: its findings alert no one.
-    report.alerts.clear();
-    report
-        .findings
-        .retain(|f| !f.text.starts_with("No feedback yet"));
+    let report = monitoring::drift_on_file(&store, &uc, &version, &frame, &name, now_ms())?;
     finish(&report, html, json)
 }
 
@@ -231,7 +173,7 @@ fn text(r: &MonitoringReport) -> String {
     for a in &r.alerts {
         out.push_str(&format!(
             "\n{} {} (window from {})",
-            a.kind,
+            a.kind.as_str(),
             if a.raised_now {
                 "raised now: in the audit trail and sent to subscribed webhooks"
             } else {

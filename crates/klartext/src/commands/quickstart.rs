@@ -82,11 +82,12 @@ pub fn run(dir: &Path, rows: usize, seed: u64, serve: Option<&str>) -> Result<()
 
     // 7. Serve it, with a fresh scorer key and a real customer in a ready-to-paste call.
     let (key, secret) =
-        klartext_server::new_key(klartext_store::KeyRole::Scorer, &crate::project::actor())?;
+        klartext_govern::keys::new_key(klartext_store::KeyRole::Scorer, &crate::project::actor())?;
     klartext_store::Store::create_key(&store, &key)?;
-    let artifact =
-        klartext_train::Artifact::from_bytes(&klartext_store::Store::model_bytes(&store, &model)?)
-            .context("the model just trained loads")?;
+    let artifact = klartext_kinds::supervised::payload::Supervised::from_bytes(
+        &klartext_store::Store::model_bytes(&store, &model)?,
+    )
+    .context("the model just trained loads")?;
     let id_column = p.usecase("churn").map(|u| u.data.id).unwrap_or_default();
     let body = example_request(&g.frame, &artifact, &id_column);
     drop(store);
@@ -110,7 +111,7 @@ pub fn run(dir: &Path, rows: usize, seed: u64, serve: Option<&str>) -> Result<()
 /// A request for the first generated customer: its features as the model reads them.
 fn example_request(
     frame: &klartext_core::Frame,
-    artifact: &klartext_train::Artifact,
+    artifact: &klartext_kinds::supervised::payload::Supervised,
     id_column: &str,
 ) -> serde_json::Value {
     use klartext_core::frame::ColumnData;

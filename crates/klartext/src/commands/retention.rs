@@ -6,7 +6,7 @@ use crate::cli::RetentionCommand;
 use crate::project::{actor, Project};
 use crate::render::table;
 use anyhow::{bail, Result};
-use klartext_server::rights;
+use klartext_govern::rights;
 use std::path::Path;
 
 pub fn run(project: Option<&Path>, cmd: RetentionCommand) -> Result<()> {

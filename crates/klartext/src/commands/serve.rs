@@ -3,9 +3,9 @@
 
 use crate::project::Project;
 use anyhow::{Context, Result};
+use klartext_govern::{monitoring, ChampionSource, GOVERNANCE_POLL, RETENTION_EVERY};
 use klartext_server::{AppState, ServerConfig};
 use std::path::Path;
-use std::sync::Arc;
 
 /// A ready-to-paste example call, printed once the server listens (quickstart has a
 /// real key and a real row to show).
@@ -24,37 +24,23 @@ pub fn run(
     example: Option<Example>,
 ) -> Result<()> {
     let p = Project::find(project)?;
-    let mut usecases = Vec::new();
-    for (path, uc) in p.load_usecases()? {
-        // One broken file should not take every other use case offline.
-        match uc {
-            Ok(uc) => usecases.push(uc),
-            Err(e) => eprintln!("warning: {} is not served: {e}", path.display()),
-        }
-    }
-    let store = Arc::new(p.open_store()?);
+    let usecases = p.loadable_usecases()?;
     init_logging();
-    let _webhooks = klartext_server::webhooks::spawn(
-        store.clone(),
-        Default::default(),
-        klartext_server::GOVERNANCE_POLL,
-    );
-    let _monitor = klartext_server::monitoring::spawn(
-        store.clone(),
-        usecases.clone(),
-        klartext_server::monitoring::MONITOR_EVERY,
-    )
-    .context("cannot start the monitoring schedule")?;
+    let gov = p.governor(usecases.clone(), true)?;
+    let store = gov.store().clone();
+    let _webhooks =
+        klartext_server::webhooks::spawn(store.clone(), Default::default(), GOVERNANCE_POLL);
+    let _monitor = monitoring::spawn(store, usecases, monitoring::MONITOR_EVERY)
+        .context("cannot start the monitoring schedule")?;
+    // Each use case's [retention], now and every hour.
+    gov.start_retention(RETENTION_EVERY);
     let state = AppState::new(
-        store,
-        usecases,
+        gov,
         ServerConfig {
             body_limit,
             max_batch_rows,
         },
-    )?;
-    // Each use case's [retention], now and every hour.
-    klartext_server::start_retention(&state, klartext_server::RETENTION_EVERY);
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -64,11 +50,11 @@ pub fn run(
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let local = listener.local_addr()?;
-        let served = state.served();
+        let champions = state.governor().champions();
         println!("klartext serving on http://{local}");
-        for (id, v, source) in state.champions() {
+        for (id, v, source) in champions.iter().cloned() {
             match (v, source) {
-                (Some(v), klartext_server::ChampionSource::Alias) => {
+                (Some(v), ChampionSource::Alias) => {
                     println!("  {id}: model {v} (champion)")
                 }
                 (Some(v), _) => println!(
@@ -85,16 +71,16 @@ pub fn run(
                 ex.body.to_string().replace('\'', "'\\''")
             ),
             None => {
-                let example = served
+                let example = champions
                     .iter()
-                    .find(|(_, v)| v.is_some())
-                    .map_or("USECASE", |(id, _)| id.as_str());
+                    .find(|(_, v, _)| v.is_some())
+                    .map_or("USECASE", |(id, _, _)| id.as_str());
                 println!(
                     "\nTry it (a key: `klartext keys create --role scorer`):\n  curl -s -X POST http://{local}/v1/usecases/{example}/predict \\\n    -H 'Authorization: Bearer KEY' -H 'Content-Type: application/json' \\\n    -d '{{\"subject_id\": \"c-1\", \"features\": {{}}}}'"
                 );
             }
         }
-        tracing::info!(addr = %local, use_cases = served.len(), "serving");
+        tracing::info!(addr = %local, use_cases = champions.len(), "serving");
         use std::io::Write;
         let _ = std::io::stdout().flush();
         klartext_server::serve(listener, state, shutdown_signal()).await?;

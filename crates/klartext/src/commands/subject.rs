@@ -7,7 +7,7 @@ use crate::project::{actor, Project};
 use crate::render::{table, time_ms};
 use anyhow::{Context, Result};
 use klartext_core::UseCase;
-use klartext_server::rights;
+use klartext_govern::rights;
 use klartext_store::Store;
 use std::path::Path;
 

@@ -332,3 +332,46 @@ pub fn relaxed_usecase() -> String {
             "min_demographic_parity_ratio = 0.0",
         )
 }
+
+/// The example use case with gates a small model passes.
+pub fn relaxed(extra_gates: &str, min_auc: &str) -> String {
+    klartext_data::generate::EXAMPLE_USECASE
+        .replace(
+            "min_auc = 0.75",
+            &format!("min_auc = {min_auc}{extra_gates}"),
+        )
+        .replace("max_overfit_gap = 0.05", "max_overfit_gap = 1.0")
+        .replace(
+            "min_demographic_parity_ratio = 0.8",
+            "min_demographic_parity_ratio = 0.0",
+        )
+}
+
+/// A project with two trained versions of `churn` (seeds 1 and 2), oldest first.
+pub fn two_versions() -> (Project, String, String) {
+    let p = Project::new();
+    p.usecase("churn", &relaxed("", "0.5"));
+    let csv = p.tmp().join("customers.csv");
+    p.run(&[
+        "data",
+        "generate",
+        "--rows",
+        "1500",
+        "--seed",
+        "1",
+        "-o",
+        csv.to_str().unwrap(),
+    ])
+    .assert_ok();
+    p.add(&csv, "churn", &[]).assert_ok();
+    let v = |seed: &str| {
+        p.run(&["train", "churn", "--seed", seed, "--json"]).json()["version"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let a = v("1");
+    let b = v("2");
+    assert_ne!(a, b);
+    (p, a, b)
+}
