@@ -574,7 +574,7 @@ fn locate_key(text: &str, dotted: &str) -> Option<(usize, usize)> {
 mod tests {
     use super::*;
 
-    /// The example file of PRODUCT.md, byte for byte: it must always load.
+    /// The documented example file (docs/usecase.md): it must always load.
     pub const PRODUCT_EXAMPLE: &str = r#"id = "churn"
 title = "Churn risk for subscription customers"
 goal = "Find customers likely to cancel in the next 90 days so that retention calls them first."

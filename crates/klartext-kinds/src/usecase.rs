@@ -20,7 +20,8 @@ pub fn load(file: &str, text: &str, expected_id: Option<&str>) -> Result<UseCase
 mod tests {
     use super::load;
 
-    /// The example file of PRODUCT.md, byte for byte: it must always load.
+    /// The documented example file (docs/usecase.md), as users' scripts write it: it
+    /// must always load.
     const PRODUCT_EXAMPLE: &str = r#"id = "churn"
 title = "Churn risk for subscription customers"
 goal = "Find customers likely to cancel in the next 90 days so that retention calls them first."
@@ -121,5 +122,18 @@ predictions_days = 365
         let text = "id = \"seg\"\ntitle = \"t\"\ngoal = \"g\"\nkind = \"segmentation\"\nowner = \"o\"\nrisk = \"minimal\"\n\n[segmentation]\nk = 4\n";
         let uc = load("seg.toml", text, Some("seg")).unwrap();
         assert_eq!(uc.settings.get("k").and_then(|v| v.as_integer()), Some(4));
+    }
+}
+
+#[cfg(test)]
+mod docs {
+    /// The example of `docs/usecase.md` loads, with its kind's checks.
+    #[test]
+    fn the_documented_example_loads() {
+        let doc = include_str!("../../../docs/usecase.md");
+        let start = doc.find("```toml\n").expect("the page has a TOML example") + 8;
+        let end = start + doc[start..].find("```").expect("the example ends");
+        let uc = super::load("usecases/churn.toml", &doc[start..end], Some("churn")).unwrap();
+        assert_eq!(uc.kind, klartext_core::UseCaseKind::Classification);
     }
 }

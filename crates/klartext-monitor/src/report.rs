@@ -334,3 +334,56 @@ fn sig(p: f64) -> String {
 }
 
 pub use klartext_core::calendar::date_of_ms as date;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn empty(source: &str) -> MonitoringReport {
+        MonitoringReport {
+            usecase: "churn".into(),
+            model_version: "v".into(),
+            generated_ms: 0,
+            window: Window {
+                from_ms: 0,
+                to_ms: 0,
+                days: 0,
+            },
+            rows: 0,
+            source: source.into(),
+            drift: None,
+            performance: None,
+            findings: Vec::new(),
+            alerts: Vec::new(),
+        }
+    }
+
+    /// Guards the file check that told its findings apart by their English wording: a
+    /// file's report says nothing of feedback and alerts no one, by its source's type.
+    #[test]
+    fn a_file_report_has_no_feedback_finding_and_no_alert() {
+        let mut traffic = empty("prediction log");
+        conclude(&mut traffic, 100, 0.2, Source::Traffic);
+        assert!(traffic.findings.iter().any(|f| f.text.contains("feedback")));
+        let mut file = empty("new.csv");
+        conclude(&mut file, 100, 0.2, Source::File);
+        assert!(
+            file.findings.iter().all(|f| !f.text.contains("feedback")),
+            "{:?}",
+            file.findings
+        );
+        assert!(file.alerts.is_empty());
+    }
+
+    #[test]
+    fn alert_kinds_are_the_audit_actions() {
+        assert_eq!(
+            serde_json::to_value(AlertKind::DriftDetected).unwrap(),
+            AlertKind::DriftDetected.as_str()
+        );
+        assert_eq!(
+            AlertKind::PerformanceDegraded.as_str(),
+            "performance.degraded"
+        );
+    }
+}

@@ -244,3 +244,17 @@ fn performance_of(
     .map(Some)
     .map_err(unmonitorable)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::baseline;
+
+    /// Guards the validation figures read as untyped JSON (`report["metrics"]["auc"]`): a
+    /// report that does not read as a training report is an error, not a baseline of
+    /// "missing" figures.
+    #[test]
+    fn the_baseline_is_read_typed_or_refused() {
+        let partial = serde_json::json!({ "metrics": { "auc": 0.8 }, "threshold": 0.4 });
+        assert!(baseline(&partial).is_err());
+    }
+}
