@@ -574,7 +574,8 @@ fn locate_key(text: &str, dotted: &str) -> Option<(usize, usize)> {
 mod tests {
     use super::*;
 
-    /// The documented example file (docs/usecase.md): it must always load.
+    /// The use-case file users' scripts write (also the example of docs/usecase.md):
+    /// it must always load.
     pub const PRODUCT_EXAMPLE: &str = r#"id = "churn"
 title = "Churn risk for subscription customers"
 goal = "Find customers likely to cancel in the next 90 days so that retention calls them first."
@@ -604,6 +605,15 @@ score = 0.0                       # answered while switched off (or: rule = "...
 [retention]
 predictions_days = 365
 "#;
+
+    /// The example of `docs/usecase.md` is this one, byte for byte.
+    #[test]
+    fn the_documented_example_is_the_contract_s() {
+        let doc = include_str!("../../../docs/usecase.md");
+        let start = doc.find("```toml\n").expect("the page has a TOML example") + 8;
+        let end = start + doc[start..].find("```").expect("the example ends");
+        assert_eq!(&doc[start..end], PRODUCT_EXAMPLE);
+    }
 
     #[test]
     fn product_example_loads() {

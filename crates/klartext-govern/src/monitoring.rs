@@ -99,13 +99,14 @@ fn stored(store: &dyn Store, uc: &UseCase, version: &str) -> Result<Stored> {
     })
 }
 
-/// The monitoring report of `version` over the window ending at `now_ms`.
-pub fn report(
+/// Ask the use case's kind about `version`, with what it needs read from the store.
+fn ask_kind<T>(
     store: &dyn Store,
     uc: &UseCase,
     version: &str,
     now_ms: i64,
-) -> Result<MonitoringReport> {
+    ask: impl FnOnce(&dyn klartext_kinds::Kind, &MonitorInput<'_>) -> klartext_kinds::Result<T>,
+) -> Result<T> {
     let kind = kind_of(uc.kind)?;
     let s = stored(store, uc, version)?;
     let input = MonitorInput {
@@ -116,8 +117,19 @@ pub fn report(
         reference: s.reference.as_deref(),
         now_ms,
     };
-    kind.monitor(&input, &StoreSource { store, uc, version })
-        .map_err(|e| unmonitorable(uc, version, e))
+    ask(kind, &input).map_err(|e| unmonitorable(uc, version, e))
+}
+
+/// The monitoring report of `version` over the window ending at `now_ms`.
+pub fn report(
+    store: &dyn Store,
+    uc: &UseCase,
+    version: &str,
+    now_ms: i64,
+) -> Result<MonitoringReport> {
+    ask_kind(store, uc, version, now_ms, |kind, input| {
+        kind.monitor(input, &StoreSource { store, uc, version })
+    })
 }
 
 /// The drift check of `version` on a file's rows instead of the log.
@@ -129,18 +141,9 @@ pub fn drift_on_file(
     name: &str,
     now_ms: i64,
 ) -> Result<MonitoringReport> {
-    let kind = kind_of(uc.kind)?;
-    let s = stored(store, uc, version)?;
-    let input = MonitorInput {
-        usecase: uc,
-        version,
-        artifact: &s.artifact,
-        report: &s.report,
-        reference: s.reference.as_deref(),
-        now_ms,
-    };
-    kind.drift_on(&input, frame, name)
-        .map_err(|e| unmonitorable(uc, version, e))
+    ask_kind(store, uc, version, now_ms, |kind, input| {
+        kind.drift_on(input, frame, name)
+    })
 }
 
 /// Raise the report's alerts that were not raised in their window yet; marks those

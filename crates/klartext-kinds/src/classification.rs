@@ -4,92 +4,75 @@
 //! ranking, calibration, overfitting, fairness and data; feedback says whether the
 //! positive class happened; monitoring adds live AUC per window to drift.
 
-use crate::artifact::Artifact;
 use crate::error::Result;
-use crate::gates::{evaluate, Bound, GateResult, GateSpec, Measured, Range};
-use crate::kind::{
-    FallbackAnswer, Figures, Kind, Model, MonitorInput, MonitorSource, Operation, TrainInput,
-    TrainOptions, Trained, TrainsFrom,
-};
+use crate::gates::{Bound, GateSpec, Measured, Range};
 use crate::supervised::card::MetricRow;
 use crate::supervised::train::{Metrics, Target, TrainingReport};
-use crate::supervised::{self, f4, held_out, measure_shared};
-use klartext_core::{Frame, Outcome, QualityReport, UseCase, UseCaseError, UseCaseKind};
+use crate::supervised::{f4, held_out, measure_shared};
+use klartext_core::{Outcome, QualityReport, UseCase, UseCaseKind};
 use klartext_learn::fairness::FairnessReport;
-use klartext_learn::select::Progress;
 use klartext_learn::{metrics, Task};
-use klartext_monitor::report::MonitoringReport;
 use serde_json::Value;
-use std::sync::Arc;
 
 pub struct Classification;
 
-const fn gate(key: &'static str, bound: Bound, range: Range, measures: &'static str) -> GateSpec {
-    GateSpec {
-        key,
-        bound,
-        range,
-        measures,
-    }
-}
-
 /// The gates a classification use case may set, in report order.
 pub const GATES: &[GateSpec] = &[
-    gate(
+    GateSpec::new(
         "min_auc",
         Bound::AtLeast,
         Range::Unit,
         "ROC AUC on held-out rows",
     ),
-    gate(
+    GateSpec::new(
         "min_pr_auc",
         Bound::AtLeast,
         Range::Unit,
         "PR AUC (average precision) on held-out rows",
     ),
-    gate(
+    GateSpec::new(
         "max_log_loss",
         Bound::AtMost,
         Range::NonNegative,
         "log loss on held-out rows",
     ),
-    gate(
+    GateSpec::new(
         "max_calibration_error",
         Bound::AtMost,
         Range::Unit,
         "expected calibration error on held-out rows",
     ),
-    gate(
+    GateSpec::new(
         "max_overfit_gap",
         Bound::AtMost,
         Range::Unit,
         "training minus held-out AUC",
     ),
-    gate(
+    GateSpec::new(
         "min_demographic_parity_ratio",
         Bound::AtLeast,
         Range::Unit,
         "demographic parity ratio, worst protected attribute",
     ),
-    gate(
+    GateSpec::new(
         "max_demographic_parity_difference",
         Bound::AtMost,
         Range::Unit,
         "demographic parity difference, worst protected attribute",
     ),
-    gate(
+    GateSpec::new(
         "max_equalized_odds_difference",
         Bound::AtMost,
         Range::Unit,
         "equalized odds difference, worst protected attribute",
     ),
-    gate(
+    GateSpec::new(
         "max_missing_share",
         Bound::AtMost,
         Range::Unit,
         "largest share of missing values among the features",
     ),
-    gate(
+    GateSpec::new(
         "no_leakage",
         Bound::Flag,
         Range::Flag,
@@ -98,12 +81,62 @@ pub const GATES: &[GateSpec] = &[
 ];
 
 impl Target for Classification {
+    fn use_case_kind(&self) -> UseCaseKind {
+        UseCaseKind::Classification
+    }
+
     fn task(&self) -> Task {
         Task::BinaryClassification
     }
 
+    fn gate_specs(&self) -> &'static [GateSpec] {
+        GATES
+    }
+
+    fn figures_line(&self, m: &Metrics) -> String {
+        format!(
+            "AUC {}, PR-AUC {}, log loss {}, Brier {}, calibration error {}, lift@10% {}, gain@10% {}",
+            f4(m.auc),
+            f4(m.pr_auc),
+            f4(m.log_loss),
+            f4(m.brier),
+            f4(m.calibration_error),
+            f4(m.lift_top10),
+            f4(m.gain_top10)
+        )
+    }
+
+    fn headline(&self, m: &Metrics) -> (&'static str, Option<f64>) {
+        ("auc", m.auc)
+    }
+
+    fn metric_rows(&self, m: &Metrics, t: &Metrics) -> Vec<MetricRow> {
+        vec![
+            ("ROC AUC", m.auc, t.auc),
+            ("PR AUC", m.pr_auc, t.pr_auc),
+            ("log loss", m.log_loss, t.log_loss),
+            ("Brier score", m.brier, t.brier),
+            (
+                "calibration error (ECE)",
+                m.calibration_error,
+                t.calibration_error,
+            ),
+            ("lift in top 10%", m.lift_top10, t.lift_top10),
+            ("gain in top 10%", m.gain_top10, t.gain_top10),
+        ]
+    }
+
+    fn read_outcome(&self, uc: &UseCase, raw: &Value) -> std::result::Result<Outcome, String> {
+        outcome(uc, raw)
+    }
+
+    /// Live AUC per window from feedback, against the card's.
+    fn live_performance(&self) -> bool {
+        true
+    }
+
     fn metrics(&self, y: &[f64], raw: &[f64]) -> Result<Metrics> {
-        let p = supervised::score::scores_of(Task::BinaryClassification, raw);
+        let p = crate::supervised::score::scores_of(Task::BinaryClassification, raw);
         let m = metrics::binary_metrics(y, &p)?;
         Ok(Metrics {
             n: m.n,
@@ -122,42 +155,35 @@ impl Target for Classification {
         m.auc.unwrap_or(0.0)
     }
 
-    fn gates(
-        &self,
-        uc: &UseCase,
-        r: &TrainingReport,
-        data: Option<&QualityReport>,
-    ) -> Vec<GateResult> {
-        evaluate(uc, GATES, |key| measure(key, r, data))
-    }
-}
-
-fn measure(key: &str, r: &TrainingReport, data: Option<&QualityReport>) -> Measured {
-    let m = &r.metrics;
-    match key {
-        "min_auc" => held_out(m.auc, "ROC AUC", r),
-        "min_pr_auc" => held_out(m.pr_auc, "PR AUC (average precision)", r),
-        "max_log_loss" => held_out(m.log_loss, "log loss", r),
-        "max_calibration_error" => held_out(m.calibration_error, "expected calibration error", r),
-        "min_demographic_parity_ratio" => fairness(
-            r,
-            "demographic parity ratio",
-            |f| f.demographic_parity_ratio,
-            true,
-        ),
-        "max_demographic_parity_difference" => fairness(
-            r,
-            "demographic parity difference",
-            |f| f.demographic_parity_difference,
-            false,
-        ),
-        "max_equalized_odds_difference" => fairness(
-            r,
-            "equalized odds difference",
-            |f| f.equalized_odds_difference,
-            false,
-        ),
-        other => measure_shared(other, r, data).expect("every gate in GATES is measured"),
+    fn measure(&self, key: &str, r: &TrainingReport, data: Option<&QualityReport>) -> Measured {
+        let m = &r.metrics;
+        match key {
+            "min_auc" => held_out(m.auc, "ROC AUC", r),
+            "min_pr_auc" => held_out(m.pr_auc, "PR AUC (average precision)", r),
+            "max_log_loss" => held_out(m.log_loss, "log loss", r),
+            "max_calibration_error" => {
+                held_out(m.calibration_error, "expected calibration error", r)
+            }
+            "min_demographic_parity_ratio" => fairness(
+                r,
+                "demographic parity ratio",
+                |f| f.demographic_parity_ratio,
+                true,
+            ),
+            "max_demographic_parity_difference" => fairness(
+                r,
+                "demographic parity difference",
+                |f| f.demographic_parity_difference,
+                false,
+            ),
+            "max_equalized_odds_difference" => fairness(
+                r,
+                "equalized odds difference",
+                |f| f.equalized_odds_difference,
+                false,
+            ),
+            other => measure_shared(other, r, data).expect("every gate in GATES is measured"),
+        }
     }
 }
 
@@ -187,22 +213,6 @@ fn fairness(
     }
 }
 
-fn metric_rows(m: &Metrics, t: &Metrics) -> Vec<MetricRow> {
-    vec![
-        ("ROC AUC", m.auc, t.auc),
-        ("PR AUC", m.pr_auc, t.pr_auc),
-        ("log loss", m.log_loss, t.log_loss),
-        ("Brier score", m.brier, t.brier),
-        (
-            "calibration error (ECE)",
-            m.calibration_error,
-            t.calibration_error,
-        ),
-        ("lift in top 10%", m.lift_top10, t.lift_top10),
-        ("gain in top 10%", m.gain_top10, t.gain_top10),
-    ]
-}
-
 /// Did a reported outcome turn out positive? What the caller sent: a bare value, or
 /// an object holding the target column (`{"churn": "Yes"}`), `outcome`, or one value.
 pub fn outcome(uc: &UseCase, raw: &Value) -> std::result::Result<Outcome, String> {
@@ -214,14 +224,7 @@ pub fn outcome(uc: &UseCase, raw: &Value) -> std::result::Result<Outcome, String
             uc.data.target
         )
     };
-    let v = match raw {
-        Value::Object(m) => m
-            .get(&uc.data.target)
-            .or_else(|| m.get("outcome"))
-            .or_else(|| (m.len() == 1).then(|| m.values().next()).flatten())
-            .ok_or_else(expected)?,
-        other => other,
-    };
+    let v = crate::supervised::reported_value(uc, raw).ok_or_else(expected)?;
     let positive = match v {
         Value::Bool(b) => *b,
         Value::Number(n) => uc.is_positive(&n.to_string()),
@@ -229,100 +232,6 @@ pub fn outcome(uc: &UseCase, raw: &Value) -> std::result::Result<Outcome, String
         _ => return Err(expected()),
     };
     Ok(Outcome::Binary { positive })
-}
-
-impl Kind for Classification {
-    fn kind(&self) -> UseCaseKind {
-        UseCaseKind::Classification
-    }
-
-    fn trains_from(&self) -> TrainsFrom {
-        TrainsFrom::TargetColumn
-    }
-
-    fn operations(&self) -> &'static [Operation] {
-        &[Operation::Predict]
-    }
-
-    fn gates(&self) -> &'static [GateSpec] {
-        GATES
-    }
-
-    fn check(&self, uc: &UseCase, file: &str, text: &str) -> std::result::Result<(), UseCaseError> {
-        supervised::check(uc, GATES, file, text)
-    }
-
-    fn train(
-        &self,
-        input: &TrainInput<'_>,
-        opts: &TrainOptions,
-        progress: &mut dyn FnMut(&Progress),
-    ) -> Result<Trained> {
-        supervised::train_kind(input, opts, progress)
-    }
-
-    fn load(&self, artifact: &Artifact) -> Result<Arc<dyn Model>> {
-        supervised::load(artifact)
-    }
-
-    fn summary(&self, report: &Value) -> Result<String> {
-        let r = supervised::read_report(report)?;
-        let m = &r.metrics;
-        let figures = format!(
-            "AUC {}, PR-AUC {}, log loss {}, Brier {}, calibration error {}, lift@10% {}, gain@10% {}",
-            f4(m.auc), f4(m.pr_auc), f4(m.log_loss), f4(m.brier), f4(m.calibration_error), f4(m.lift_top10), f4(m.gain_top10)
-        );
-        Ok(supervised::summary(&r, &figures))
-    }
-
-    fn figures(&self, report: &Value) -> Result<Figures> {
-        let r = supervised::read_report(report)?;
-        let (name, value) = ("auc", r.metrics.auc);
-        Ok(Figures {
-            headline: value.map_or(String::new(), |v| format!("{name} {v:.4}")),
-            metrics: serde_json::to_value(&r.metrics).expect("metrics serialise"),
-        })
-    }
-
-    fn card(
-        &self,
-        uc: &UseCase,
-        version: &str,
-        report: &Value,
-        trained_at: &str,
-        trained_by: &str,
-    ) -> Result<String> {
-        let r = supervised::read_report(report)?;
-        let rows = metric_rows(&r.metrics, &r.train_metrics);
-        Ok(supervised::card::model_card(
-            uc, version, &r, trained_at, trained_by, &rows,
-        ))
-    }
-
-    fn fallback(&self, uc: &UseCase) -> FallbackAnswer {
-        supervised::fallback(uc)
-    }
-
-    fn outcome(&self, uc: &UseCase, raw: &Value) -> std::result::Result<Outcome, String> {
-        outcome(uc, raw)
-    }
-
-    fn monitor(
-        &self,
-        input: &MonitorInput<'_>,
-        source: &dyn MonitorSource,
-    ) -> Result<MonitoringReport> {
-        supervised::monitor::on_traffic(input, source, true)
-    }
-
-    fn drift_on(
-        &self,
-        input: &MonitorInput<'_>,
-        frame: &Frame,
-        source_name: &str,
-    ) -> Result<MonitoringReport> {
-        supervised::monitor::on_file(input, frame, source_name)
-    }
 }
 
 #[cfg(test)]

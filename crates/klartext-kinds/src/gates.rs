@@ -42,6 +42,22 @@ pub struct GateSpec {
     pub measures: &'static str,
 }
 
+impl GateSpec {
+    pub const fn new(
+        key: &'static str,
+        bound: Bound,
+        range: Range,
+        measures: &'static str,
+    ) -> GateSpec {
+        GateSpec {
+            key,
+            bound,
+            range,
+            measures,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GateResult {
     /// The key in the use case's `[gates]` table.

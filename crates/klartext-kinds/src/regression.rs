@@ -3,62 +3,45 @@
 //! and data; feedback is the real value; monitoring watches drift (live error figures
 //! from feedback are not computed yet).
 
-use crate::artifact::Artifact;
 use crate::error::Result;
-use crate::gates::{evaluate, Bound, GateResult, GateSpec, Measured, Range};
-use crate::kind::{
-    FallbackAnswer, Figures, Kind, Model, MonitorInput, MonitorSource, Operation, TrainInput,
-    TrainOptions, Trained, TrainsFrom,
-};
+use crate::gates::{Bound, GateSpec, Measured, Range};
 use crate::supervised::card::MetricRow;
 use crate::supervised::train::{Metrics, Target, TrainingReport};
-use crate::supervised::{self, f4, held_out, measure_shared};
-use klartext_core::{Frame, Outcome, QualityReport, UseCase, UseCaseError, UseCaseKind};
-use klartext_learn::select::Progress;
+use crate::supervised::{f4, held_out, measure_shared};
+use klartext_core::{Outcome, QualityReport, UseCase, UseCaseError, UseCaseKind};
 use klartext_learn::{metrics, Task};
-use klartext_monitor::report::MonitoringReport;
 use serde_json::Value;
-use std::sync::Arc;
 
 pub struct Regression;
 
-const fn gate(key: &'static str, bound: Bound, range: Range, measures: &'static str) -> GateSpec {
-    GateSpec {
-        key,
-        bound,
-        range,
-        measures,
-    }
-}
-
 /// The gates a regression use case may set, in report order.
 pub const GATES: &[GateSpec] = &[
-    gate(
+    GateSpec::new(
         "max_rmse",
         Bound::AtMost,
         Range::NonNegative,
         "RMSE on held-out rows",
     ),
-    gate(
+    GateSpec::new(
         "max_mae",
         Bound::AtMost,
         Range::NonNegative,
         "MAE on held-out rows",
     ),
-    gate("min_r2", Bound::AtLeast, Range::Any, "R² on held-out rows"),
-    gate(
+    GateSpec::new("min_r2", Bound::AtLeast, Range::Any, "R² on held-out rows"),
+    GateSpec::new(
         "max_overfit_gap",
         Bound::AtMost,
         Range::Unit,
         "training minus held-out R²",
     ),
-    gate(
+    GateSpec::new(
         "max_missing_share",
         Bound::AtMost,
         Range::Unit,
         "largest share of missing values among the features",
     ),
-    gate(
+    GateSpec::new(
         "no_leakage",
         Bound::Flag,
         Range::Flag,
@@ -67,8 +50,58 @@ pub const GATES: &[GateSpec] = &[
 ];
 
 impl Target for Regression {
+    fn use_case_kind(&self) -> UseCaseKind {
+        UseCaseKind::Regression
+    }
+
     fn task(&self) -> Task {
         Task::Regression
+    }
+
+    fn gate_specs(&self) -> &'static [GateSpec] {
+        GATES
+    }
+
+    fn check_more(
+        &self,
+        uc: &UseCase,
+        file: &str,
+        text: &str,
+    ) -> std::result::Result<(), UseCaseError> {
+        if uc.data.positive.is_some() {
+            return Err(UseCaseError::at_key(
+                file,
+                text,
+                "data.positive",
+                "`data.positive` applies to classification only".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn figures_line(&self, m: &Metrics) -> String {
+        format!("RMSE {}, MAE {}, R² {}", f4(m.rmse), f4(m.mae), f4(m.r2))
+    }
+
+    fn headline(&self, m: &Metrics) -> (&'static str, Option<f64>) {
+        ("rmse", m.rmse)
+    }
+
+    fn metric_rows(&self, m: &Metrics, t: &Metrics) -> Vec<MetricRow> {
+        vec![
+            ("RMSE", m.rmse, t.rmse),
+            ("MAE", m.mae, t.mae),
+            ("R²", m.r2, t.r2),
+        ]
+    }
+
+    fn read_outcome(&self, uc: &UseCase, raw: &Value) -> std::result::Result<Outcome, String> {
+        outcome(uc, raw)
+    }
+
+    /// Live error figures from feedback are not computed yet: drift only.
+    fn live_performance(&self) -> bool {
+        false
     }
 
     fn metrics(&self, y: &[f64], raw: &[f64]) -> Result<Metrics> {
@@ -86,32 +119,15 @@ impl Target for Regression {
         m.r2.unwrap_or(0.0)
     }
 
-    fn gates(
-        &self,
-        uc: &UseCase,
-        r: &TrainingReport,
-        data: Option<&QualityReport>,
-    ) -> Vec<GateResult> {
-        evaluate(uc, GATES, |key| measure(key, r, data))
+    fn measure(&self, key: &str, r: &TrainingReport, data: Option<&QualityReport>) -> Measured {
+        let m = &r.metrics;
+        match key {
+            "max_rmse" => held_out(m.rmse, "RMSE", r),
+            "max_mae" => held_out(m.mae, "MAE", r),
+            "min_r2" => held_out(m.r2, "R²", r),
+            other => measure_shared(other, r, data).expect("every gate in GATES is measured"),
+        }
     }
-}
-
-fn measure(key: &str, r: &TrainingReport, data: Option<&QualityReport>) -> Measured {
-    let m = &r.metrics;
-    match key {
-        "max_rmse" => held_out(m.rmse, "RMSE", r),
-        "max_mae" => held_out(m.mae, "MAE", r),
-        "min_r2" => held_out(m.r2, "R²", r),
-        other => measure_shared(other, r, data).expect("every gate in GATES is measured"),
-    }
-}
-
-fn metric_rows(m: &Metrics, t: &Metrics) -> Vec<MetricRow> {
-    vec![
-        ("RMSE", m.rmse, t.rmse),
-        ("MAE", m.mae, t.mae),
-        ("R²", m.r2, t.r2),
-    ]
 }
 
 /// The real value a caller reports: a number, numeric text, or an object holding the
@@ -123,14 +139,7 @@ pub fn outcome(uc: &UseCase, raw: &Value) -> std::result::Result<Outcome, String
             uc.data.target, uc.data.target
         )
     };
-    let v = match raw {
-        Value::Object(m) => m
-            .get(&uc.data.target)
-            .or_else(|| m.get("outcome"))
-            .or_else(|| (m.len() == 1).then(|| m.values().next()).flatten())
-            .ok_or_else(expected)?,
-        other => other,
-    };
+    let v = crate::supervised::reported_value(uc, raw).ok_or_else(expected)?;
     let value = match v {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => s.trim().parse::<f64>().ok(),
@@ -139,105 +148,6 @@ pub fn outcome(uc: &UseCase, raw: &Value) -> std::result::Result<Outcome, String
     .filter(|x| x.is_finite())
     .ok_or_else(expected)?;
     Ok(Outcome::Value { value })
-}
-
-impl Kind for Regression {
-    fn kind(&self) -> UseCaseKind {
-        UseCaseKind::Regression
-    }
-
-    fn trains_from(&self) -> TrainsFrom {
-        TrainsFrom::TargetColumn
-    }
-
-    fn operations(&self) -> &'static [Operation] {
-        &[Operation::Predict]
-    }
-
-    fn gates(&self) -> &'static [GateSpec] {
-        GATES
-    }
-
-    fn check(&self, uc: &UseCase, file: &str, text: &str) -> std::result::Result<(), UseCaseError> {
-        if uc.data.positive.is_some() {
-            return Err(UseCaseError::at_key(
-                file,
-                text,
-                "data.positive",
-                "`data.positive` applies to classification only".into(),
-            ));
-        }
-        supervised::check(uc, GATES, file, text)
-    }
-
-    fn train(
-        &self,
-        input: &TrainInput<'_>,
-        opts: &TrainOptions,
-        progress: &mut dyn FnMut(&Progress),
-    ) -> Result<Trained> {
-        supervised::train_kind(input, opts, progress)
-    }
-
-    fn load(&self, artifact: &Artifact) -> Result<Arc<dyn Model>> {
-        supervised::load(artifact)
-    }
-
-    fn summary(&self, report: &Value) -> Result<String> {
-        let r = supervised::read_report(report)?;
-        let m = &r.metrics;
-        let figures = format!("RMSE {}, MAE {}, R² {}", f4(m.rmse), f4(m.mae), f4(m.r2));
-        Ok(supervised::summary(&r, &figures))
-    }
-
-    fn figures(&self, report: &Value) -> Result<Figures> {
-        let r = supervised::read_report(report)?;
-        let (name, value) = ("rmse", r.metrics.rmse);
-        Ok(Figures {
-            headline: value.map_or(String::new(), |v| format!("{name} {v:.4}")),
-            metrics: serde_json::to_value(&r.metrics).expect("metrics serialise"),
-        })
-    }
-
-    fn card(
-        &self,
-        uc: &UseCase,
-        version: &str,
-        report: &Value,
-        trained_at: &str,
-        trained_by: &str,
-    ) -> Result<String> {
-        let r = supervised::read_report(report)?;
-        let rows = metric_rows(&r.metrics, &r.train_metrics);
-        Ok(supervised::card::model_card(
-            uc, version, &r, trained_at, trained_by, &rows,
-        ))
-    }
-
-    fn fallback(&self, uc: &UseCase) -> FallbackAnswer {
-        supervised::fallback(uc)
-    }
-
-    fn outcome(&self, uc: &UseCase, raw: &Value) -> std::result::Result<Outcome, String> {
-        outcome(uc, raw)
-    }
-
-    fn monitor(
-        &self,
-        input: &MonitorInput<'_>,
-        source: &dyn MonitorSource,
-    ) -> Result<MonitoringReport> {
-        supervised::monitor::on_traffic(input, source, false)
-    }
-
-    fn drift_on(
-        &self,
-        input: &MonitorInput<'_>,
-        frame: &Frame,
-        source_name: &str,
-    ) -> Result<MonitoringReport> {
-        supervised::monitor::on_file(input, frame, source_name)
-    }
 }
 
 #[cfg(test)]

@@ -293,28 +293,32 @@ impl<'a> AnswerJson<'a> {
     }
 }
 
+/// What every answer carries.
 #[derive(Serialize)]
-struct Scored<'a> {
+struct Envelope<'a> {
     prediction_id: &'a str,
     use_case: &'a str,
     model_version: Option<&'a str>,
     fallback: bool,
-    warnings: &'a [FieldProblem],
+    /// The input line of a streamed answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     line: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct Scored<'a> {
+    #[serde(flatten)]
+    envelope: Envelope<'a>,
+    warnings: &'a [FieldProblem],
     #[serde(flatten)]
     body: &'a dyn AnswerBody,
 }
 
 #[derive(Serialize)]
 struct Held<'a> {
-    prediction_id: &'a str,
-    use_case: &'a str,
-    model_version: Option<&'a str>,
-    fallback: bool,
+    #[serde(flatten)]
+    envelope: Envelope<'a>,
     warnings: &'a [FieldProblem],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    line: Option<u64>,
     score: Option<f64>,
     decision: &'static str,
     review: &'static str,
@@ -323,13 +327,9 @@ struct Held<'a> {
 
 #[derive(Serialize)]
 struct Objected<'a> {
-    prediction_id: &'a str,
-    use_case: &'a str,
-    model_version: Option<&'a str>,
-    fallback: bool,
+    #[serde(flatten)]
+    envelope: Envelope<'a>,
     warnings: [(); 0],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    line: Option<u64>,
     score: Option<f64>,
     label: Option<&'a str>,
     objected: bool,
@@ -344,13 +344,9 @@ struct Off<'a> {
 
 #[derive(Serialize)]
 struct Fallback<'a> {
-    prediction_id: &'a str,
-    use_case: &'a str,
-    model_version: Option<&'a str>,
-    fallback: bool,
+    #[serde(flatten)]
+    envelope: Envelope<'a>,
     warnings: &'a [String],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    line: Option<u64>,
     decision: bool,
     switched_off: Off<'a>,
     reasons: [&'static str; 1],
@@ -370,26 +366,24 @@ struct NoScore {
 impl Serialize for AnswerJson<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let a = self.a;
-        let line = self.line;
+        let envelope = |fallback| Envelope {
+            prediction_id: &a.prediction_id,
+            use_case: &a.usecase,
+            model_version: a.model_version.as_deref(),
+            fallback,
+            line: self.line,
+        };
         let reason = [a.given.reason().unwrap_or_default()];
         match &a.given {
             Given::Answered { body, warnings } => Scored {
-                prediction_id: &a.prediction_id,
-                use_case: &a.usecase,
-                model_version: a.model_version.as_deref(),
-                fallback: false,
+                envelope: envelope(false),
                 warnings,
-                line,
                 body: &**body,
             }
             .serialize(s),
             Given::HeldForReview { warnings } => Held {
-                prediction_id: &a.prediction_id,
-                use_case: &a.usecase,
-                model_version: a.model_version.as_deref(),
-                fallback: false,
+                envelope: envelope(false),
                 warnings,
-                line,
                 score: None,
                 decision: "pending review",
                 review: "pending",
@@ -397,12 +391,8 @@ impl Serialize for AnswerJson<'_> {
             }
             .serialize(s),
             Given::Objected => Objected {
-                prediction_id: &a.prediction_id,
-                use_case: &a.usecase,
-                model_version: None,
-                fallback: false,
+                envelope: envelope(false),
                 warnings: [],
-                line,
                 score: None,
                 label: None,
                 objected: true,
@@ -421,12 +411,8 @@ impl Serialize for AnswerJson<'_> {
                     label: None,
                 };
                 Fallback {
-                    prediction_id: &a.prediction_id,
-                    use_case: &a.usecase,
-                    model_version: None,
-                    fallback: true,
+                    envelope: envelope(true),
                     warnings,
-                    line,
                     decision: *decides,
                     switched_off: Off {
                         reason: &off.reason,

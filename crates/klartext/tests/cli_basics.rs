@@ -136,36 +136,10 @@ fn outside_a_project_commands_fail_with_one_line() {
 #[test]
 fn usecase_check_accepts_the_product_md_example() {
     let p = Project::new();
-    // The use-case file from PRODUCT.md, verbatim: it must always load.
-    let product_example = r#"id = "churn"
-title = "Churn risk for subscription customers"
-goal = "Find customers likely to cancel in the next 90 days so that retention calls them first."
-kpi = "retention rate of contacted customers"
-kind = "classification"          # classification | regression | segmentation | anomaly | recommendation | allocation | content
-owner = "crm-team@example.com"
-risk = "limited"                  # minimal | limited | high (EU AI Act)
-legal_basis = "legitimate interest, GDPR Art. 6(1)(f)"
-significant_effect = false        # true: decisions wait for human review (GDPR Art. 22)
-
-[data]
-target = "churn"
-positive = "Yes"                  # the target value that counts as positive
-id = "customer_id"                # the subject id column
-time = ""                         # optional: a time column for time-ordered splits
-exclude = ["rownames"]            # columns never used as features
-protected = ["female", "senior_citizen"]   # checked for fairness, not used as features
-
-[gates]
-min_auc = 0.75
-max_overfit_gap = 0.05
-min_demographic_parity_ratio = 0.8
-
-[fallback]
-score = 0.0                       # answered while switched off (or: rule = "...", or none = true)
-
-[retention]
-predictions_days = 365
-"#;
+    // The use-case file users' scripts write, as the docs show it: it must always load.
+    let doc = include_str!("../../../docs/usecase.md");
+    let start = doc.find("```toml\n").expect("the page has a TOML example") + 8;
+    let product_example = &doc[start..start + doc[start..].find("```").unwrap()];
     p.usecase("churn", product_example);
     let v = p.run(&["usecase", "check", "--json"]).json();
     assert_eq!(v["checked"], 1);

@@ -17,16 +17,114 @@ pub mod train;
 use crate::artifact::Artifact;
 use crate::error::{KindError, Result};
 use crate::gates::{GateSpec, Measured};
-use crate::kind::{FallbackAnswer, Model, TrainInput, TrainOptions, Trained};
+use crate::kind::{
+    FallbackAnswer, Figures, Kind, Model, MonitorInput, MonitorSource, Operation, TrainInput,
+    TrainOptions, Trained, TrainsFrom,
+};
 use crate::report::ReportHead;
 use klartext_core::text::table;
-use klartext_core::{QualityReport, UseCase, UseCaseError};
+use klartext_core::{Frame, Outcome, QualityReport, UseCase, UseCaseError, UseCaseKind};
 use klartext_learn::select::Progress;
+use klartext_monitor::report::MonitoringReport;
 use payload::Supervised;
 use serde::Deserialize;
 use serde_json::Value;
 use std::sync::Arc;
-use train::TrainingReport;
+use train::{Target, TrainingReport};
+
+/// Every supervised kind is a [`Kind`] through what it says of itself ([`Target`]).
+impl<T: Target> Kind for T {
+    fn kind(&self) -> UseCaseKind {
+        self.use_case_kind()
+    }
+
+    fn trains_from(&self) -> TrainsFrom {
+        TrainsFrom::TargetColumn
+    }
+
+    fn operations(&self) -> &'static [Operation] {
+        &[Operation::Predict]
+    }
+
+    fn gates(&self) -> &'static [GateSpec] {
+        self.gate_specs()
+    }
+
+    fn check(&self, uc: &UseCase, file: &str, text: &str) -> std::result::Result<(), UseCaseError> {
+        self.check_more(uc, file, text)?;
+        check(uc, self.gate_specs(), file, text)
+    }
+
+    fn train(
+        &self,
+        input: &TrainInput<'_>,
+        opts: &TrainOptions,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<Trained> {
+        train_kind(input, opts, progress)
+    }
+
+    fn load(&self, artifact: &Artifact) -> Result<Arc<dyn Model>> {
+        Ok(Arc::new(Supervised::from_artifact(
+            artifact,
+            self.use_case_kind(),
+        )?))
+    }
+
+    fn summary(&self, report: &Value) -> Result<String> {
+        let r = read_report(report)?;
+        Ok(summary(&r, &self.figures_line(&r.metrics)))
+    }
+
+    fn figures(&self, report: &Value) -> Result<Figures> {
+        let r = read_report(report)?;
+        let (name, value) = self.headline(&r.metrics);
+        Ok(Figures {
+            headline: value.map_or(String::new(), |v| format!("{name} {v:.4}")),
+            metrics: serde_json::to_value(&r.metrics).expect("metrics serialise"),
+        })
+    }
+
+    fn card(
+        &self,
+        uc: &UseCase,
+        version: &str,
+        report: &Value,
+        trained_at: &str,
+        trained_by: &str,
+    ) -> Result<String> {
+        let r = read_report(report)?;
+        let rows = self.metric_rows(&r.metrics, &r.train_metrics);
+        Ok(card::model_card(
+            uc, version, &r, trained_at, trained_by, &rows,
+        ))
+    }
+
+    fn fallback(&self, uc: &UseCase) -> FallbackAnswer {
+        fallback(uc)
+    }
+
+    fn outcome(&self, uc: &UseCase, raw: &Value) -> std::result::Result<Outcome, String> {
+        self.read_outcome(uc, raw)
+    }
+
+    fn monitor(
+        &self,
+        input: &MonitorInput<'_>,
+        source: &dyn MonitorSource,
+    ) -> Result<MonitoringReport> {
+        monitor::on_traffic(input, source, self.live_performance())
+    }
+
+    fn drift_on(
+        &self,
+        input: &MonitorInput<'_>,
+        frame: &Frame,
+        source_name: &str,
+    ) -> Result<MonitoringReport> {
+        monitor::on_file(input, frame, source_name)
+    }
+}
 
 /// The `[classification]` / `[regression]` table: nothing to set yet, and an unknown
 /// key is an error naming it.
@@ -86,13 +184,6 @@ pub(crate) fn train_kind(
         head,
         reference: Some(t.reference.to_json()),
     })
-}
-
-pub(crate) fn load(artifact: &Artifact) -> Result<Arc<dyn Model>> {
-    Ok(Arc::new(Supervised::from_artifact(
-        artifact,
-        artifact.header.kind,
-    )?))
 }
 
 /// A stored report, typed.
@@ -271,6 +362,18 @@ pub(crate) fn summary(r: &TrainingReport, figures: &str) -> String {
             .join(", ")
     ));
     out
+}
+
+/// The value a caller reports as the real outcome: a bare value, or an object holding
+/// the target column (`{"churn": "Yes"}`), `outcome`, or a single value.
+pub(crate) fn reported_value<'a>(uc: &UseCase, raw: &'a Value) -> Option<&'a Value> {
+    match raw {
+        Value::Object(m) => m
+            .get(&uc.data.target)
+            .or_else(|| m.get("outcome"))
+            .or_else(|| (m.len() == 1).then(|| m.values().next()).flatten()),
+        other => Some(other),
+    }
 }
 
 /// A figure for a summary line.

@@ -6,7 +6,7 @@
 
 use crate::artifact::Lineage;
 use crate::error::{KindError, Result};
-use crate::gates::GateResult;
+use crate::gates::{evaluate, GateResult, Measured};
 use crate::kind::TrainOptions;
 use crate::supervised::encode::Encoder;
 use crate::supervised::payload::{Header, Supervised};
@@ -20,20 +20,46 @@ use klartext_learn::{Features, Model, Task};
 use klartext_monitor::profile::ReferenceProfile;
 use serde::{Deserialize, Serialize};
 
-/// What a supervised kind tells the shared procedure.
-pub(crate) trait Target: Sync {
+/// What a supervised kind says of itself; everything else of [`crate::Kind`] it gets
+/// from the shared procedure (see `impl Kind for T` in [`crate::supervised`]).
+pub trait Target: Sync + Send {
+    fn use_case_kind(&self) -> UseCaseKind;
     fn task(&self) -> Task;
+    /// The gates it measures, in report order.
+    fn gate_specs(&self) -> &'static [crate::gates::GateSpec];
+    /// Checks of the use-case file beyond a target column and the gates.
+    fn check_more(
+        &self,
+        _uc: &UseCase,
+        _file: &str,
+        _text: &str,
+    ) -> std::result::Result<(), klartext_core::UseCaseError> {
+        Ok(())
+    }
     /// Held-out (or training) figures from targets and raw model outputs.
     fn metrics(&self, y: &[f64], raw: &[f64]) -> Result<Metrics>;
     /// The figure whose training-minus-held-out difference is the overfitting gap.
     fn gap_figure(&self, m: &Metrics) -> f64;
-    /// Every gate the use case sets, measured on the report.
-    fn gates(
+    /// Its measure of one of its gates on a report (and the dataset's quality report).
+    fn measure(&self, key: &str, r: &TrainingReport, data: Option<&QualityReport>) -> Measured;
+    /// The held-out figures in one line, for the summary.
+    fn figures_line(&self, m: &Metrics) -> String;
+    /// The one figure a list of versions shows, by name.
+    fn headline(&self, m: &Metrics) -> (&'static str, Option<f64>);
+    /// The model card's results table.
+    fn metric_rows(
+        &self,
+        held_out: &Metrics,
+        training: &Metrics,
+    ) -> Vec<crate::supervised::card::MetricRow>;
+    /// What feedback means: read a reported outcome.
+    fn read_outcome(
         &self,
         uc: &UseCase,
-        r: &TrainingReport,
-        data: Option<&QualityReport>,
-    ) -> Vec<GateResult>;
+        raw: &serde_json::Value,
+    ) -> std::result::Result<klartext_core::Outcome, String>;
+    /// Whether monitoring judges live performance from feedback.
+    fn live_performance(&self) -> bool;
 }
 
 /// Held-out (or training) figures; the ones that do not apply to the task are absent.
@@ -411,7 +437,9 @@ pub fn train(
         artifact_format: crate::artifact::ENVELOPE_VERSION,
         klartext_version: env!("CARGO_PKG_VERSION").to_owned(),
     };
-    report.gates = kind.gates(uc, &report, data_report);
+    report.gates = evaluate(uc, kind.gate_specs(), |key| {
+        kind.measure(key, &report, data_report)
+    });
     report.gates_passed = report.gates.iter().all(|g| g.passed);
     // Live traffic is compared with what the model learned from, and its scores with
     // the scores on rows it did not see.
