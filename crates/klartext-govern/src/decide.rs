@@ -60,7 +60,7 @@ pub struct Context<'a> {
 pub enum Given {
     /// The model answered: the kind's fields.
     Answered {
-        body: Box<dyn AnswerBody>,
+        body: AnswerBody,
         warnings: Vec<Problem>,
     },
     /// Scored and kept for a person (`significant_effect`); the caller is told it is
@@ -72,7 +72,7 @@ pub enum Given {
     /// objected).
     Fallback {
         /// The fallback's fields; `None` for a subject who objected.
-        body: Option<Box<dyn AnswerBody>>,
+        body: Option<AnswerBody>,
         /// Whether the fallback makes a decision (`none = true` makes none).
         decides: bool,
         warnings: Vec<String>,

@@ -110,17 +110,26 @@ impl Problem {
     }
 }
 
-/// The fields a kind answers a decision with (score, label, reasons, ...), typed by the
-/// kind; the caller serialises them beside its own (the prediction id, the version).
-pub trait AnswerBody: erased_serde::Serialize + Send + Sync {}
+/// The fields a kind answers a decision with (score, label, reasons, ...): the kind's
+/// own typed struct, serialised once by the kind as a JSON object, which the caller
+/// writes beside its own fields (the prediction id, the version). Serialised here
+/// rather than handed over as a trait object: a dynamic serialiser costs a virtual call
+/// per field of a long explanation.
+pub type AnswerBody = Box<serde_json::value::RawValue>;
 
-impl<T: Serialize + Send + Sync> AnswerBody for T {}
-
-erased_serde::serialize_trait_object!(AnswerBody);
+/// The answer fields of a typed struct (which must serialise as a JSON object).
+pub fn answer_body<T: Serialize>(fields: &T) -> AnswerBody {
+    let raw = serde_json::value::to_raw_value(fields).expect("answer fields serialise");
+    debug_assert!(
+        raw.get().starts_with('{'),
+        "answer fields are a JSON object"
+    );
+    raw
+}
 
 /// A kind's answer to one decision request.
 pub struct Answer {
-    pub body: Box<dyn AnswerBody>,
+    pub body: AnswerBody,
     /// What the prediction log keeps of it: the kind's output, typed by the kind.
     pub output: Value,
     /// The score monitoring follows (probability, value), when the kind has one.
@@ -178,7 +187,7 @@ pub struct Figures {
 
 /// The answer of a switched-off use case: what its `[fallback]` says, in the kind's terms.
 pub struct FallbackAnswer {
-    pub body: Box<dyn AnswerBody>,
+    pub body: AnswerBody,
     pub output: Value,
     pub score: Option<f64>,
     /// Whether the fallback makes a decision at all (`none = true` makes none).

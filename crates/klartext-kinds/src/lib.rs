@@ -22,8 +22,9 @@ pub mod usecase;
 pub use artifact::{Artifact, ArtifactHeader, Lineage};
 pub use error::{KindError, Result};
 pub use kind::{
-    Answer, AnswerBody, DatasetInput, FallbackAnswer, Figures, Kind, Model, MonitorInput,
-    MonitorSource, Operation, Problem, Refusal, TrainInput, TrainOptions, Trained, TrainsFrom,
+    answer_body, Answer, AnswerBody, DatasetInput, FallbackAnswer, Figures, Kind, Model,
+    MonitorInput, MonitorSource, Operation, Problem, Refusal, TrainInput, TrainOptions, Trained,
+    TrainsFrom,
 };
 pub use report::ReportHead;
 

@@ -16,7 +16,7 @@ use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{post, MethodRouter};
-use axum::{Extension, Json};
+use axum::Extension;
 use klartext_govern::decide::observe;
 use klartext_govern::{Answered, Context, Given, Refused, Request as DecisionRequest, Route};
 use klartext_kinds::{AnswerBody, Operation};
@@ -194,7 +194,7 @@ async fn one(
     state.inner.gov.commit(records).await?;
     count(&decided, started);
     let d = decided.into_iter().next().expect("one decision");
-    Ok(Json(AnswerJson::new(&d.answer, None)).into_response())
+    Ok(json_response(AnswerJson::new(&d.answer, None).to_vec()))
 }
 
 async fn batch(
@@ -272,11 +272,16 @@ async fn batch(
     let decided = split(decisions, &mut records);
     state.inner.gov.commit(records).await?;
     count(&decided, started);
-    let answers: Vec<AnswerJson<'_>> = decided
-        .iter()
-        .map(|d| AnswerJson::new(&d.answer, None))
-        .collect();
-    Ok(Json(answers).into_response())
+    let mut out = Vec::with_capacity(decided.len() * 1024 + 2);
+    out.push(b'[');
+    for (i, d) in decided.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        AnswerJson::new(&d.answer, None).write(&mut out);
+    }
+    out.push(b']');
+    Ok(json_response(out))
 }
 
 /// An answer as the API writes it: the decision's envelope (id, use case, version,
@@ -310,8 +315,6 @@ struct Scored<'a> {
     #[serde(flatten)]
     envelope: Envelope<'a>,
     warnings: &'a [FieldProblem],
-    #[serde(flatten)]
-    body: &'a dyn AnswerBody,
 }
 
 #[derive(Serialize)]
@@ -352,19 +355,37 @@ struct Fallback<'a> {
     reasons: [&'static str; 1],
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     objected: bool,
-    /// The fallback's fields (score, label); `null`s for a subject who objected.
-    #[serde(flatten)]
-    body: &'a dyn AnswerBody,
+    /// `null`s for a subject who objected (the fallback's fields otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    score: Option<Option<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    label: Option<Option<&'a str>>,
 }
 
-#[derive(Serialize)]
-struct NoScore {
-    score: Option<f64>,
-    label: Option<String>,
+fn write_json(out: &mut Vec<u8>, v: &impl Serialize) {
+    serde_json::to_writer(out, v).expect("answers serialise");
 }
 
-impl Serialize for AnswerJson<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+/// Write `head` (a JSON object) with the kind's answer fields added to it.
+fn with_fields(out: &mut Vec<u8>, head: &impl Serialize, fields: &AnswerBody) {
+    serde_json::to_writer(&mut *out, head).expect("answers serialise");
+    let inner = fields.get().trim();
+    let inner = inner
+        .strip_prefix('{')
+        .and_then(|i| i.strip_suffix('}'))
+        .expect("answer fields are a JSON object")
+        .trim();
+    if !inner.is_empty() {
+        out.pop();
+        out.push(b',');
+        out.extend_from_slice(inner.as_bytes());
+        out.push(b'}');
+    }
+}
+
+impl AnswerJson<'_> {
+    /// Append the answer's JSON to `out`.
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
         let a = self.a;
         let envelope = |fallback| Envelope {
             prediction_id: &a.prediction_id,
@@ -375,30 +396,36 @@ impl Serialize for AnswerJson<'_> {
         };
         let reason = [a.given.reason().unwrap_or_default()];
         match &a.given {
-            Given::Answered { body, warnings } => Scored {
-                envelope: envelope(false),
-                warnings,
-                body: &**body,
-            }
-            .serialize(s),
-            Given::HeldForReview { warnings } => Held {
-                envelope: envelope(false),
-                warnings,
-                score: None,
-                decision: "pending review",
-                review: "pending",
-                reasons: reason,
-            }
-            .serialize(s),
-            Given::Objected => Objected {
-                envelope: envelope(false),
-                warnings: [],
-                score: None,
-                label: None,
-                objected: true,
-                reasons: reason,
-            }
-            .serialize(s),
+            Given::Answered { body, warnings } => with_fields(
+                out,
+                &Scored {
+                    envelope: envelope(false),
+                    warnings,
+                },
+                body,
+            ),
+            Given::HeldForReview { warnings } => write_json(
+                out,
+                &Held {
+                    envelope: envelope(false),
+                    warnings,
+                    score: None,
+                    decision: "pending review",
+                    review: "pending",
+                    reasons: reason,
+                },
+            ),
+            Given::Objected => write_json(
+                out,
+                &Objected {
+                    envelope: envelope(false),
+                    warnings: [],
+                    score: None,
+                    label: None,
+                    objected: true,
+                    reasons: reason,
+                },
+            ),
             Given::Fallback {
                 body,
                 decides,
@@ -406,11 +433,7 @@ impl Serialize for AnswerJson<'_> {
                 off,
                 objected,
             } => {
-                let none = NoScore {
-                    score: None,
-                    label: None,
-                };
-                Fallback {
+                let head = Fallback {
                     envelope: envelope(true),
                     warnings,
                     decision: *decides,
@@ -420,10 +443,33 @@ impl Serialize for AnswerJson<'_> {
                     },
                     reasons: reason,
                     objected: *objected,
-                    body: body.as_deref().unwrap_or(&none),
+                    score: body.is_none().then_some(None),
+                    label: body.is_none().then_some(None),
+                };
+                match body {
+                    Some(b) => with_fields(out, &head, b),
+                    None => write_json(out, &head),
                 }
-                .serialize(s)
             }
         }
     }
+
+    /// The answer as JSON bytes.
+    pub(crate) fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(1024);
+        self.write(&mut out);
+        out
+    }
+}
+
+/// A JSON response of bytes already written.
+pub(crate) fn json_response(bytes: Vec<u8>) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        bytes,
+    )
+        .into_response()
 }

@@ -242,13 +242,10 @@ impl Streamer {
         let mut out = Vec::with_capacity(lines.len() * 256);
         for (line, r) in &lines {
             match r {
-                Ok(i) => serde_json::to_writer(
-                    &mut out,
-                    &AnswerJson::new(&decided[*i].answer, Some(*line)),
-                ),
-                Err(e) => serde_json::to_writer(&mut out, &line_error(*line, e)),
+                Ok(i) => AnswerJson::new(&decided[*i].answer, Some(*line)).write(&mut out),
+                Err(e) => serde_json::to_writer(&mut out, &line_error(*line, e))
+                    .expect("errors serialise"),
             }
-            .expect("answers serialise");
             out.push(b'\n');
         }
         // Only now, with the block in the log, do its answers go out.

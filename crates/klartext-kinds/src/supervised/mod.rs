@@ -18,8 +18,8 @@ use crate::artifact::Artifact;
 use crate::error::{KindError, Result};
 use crate::gates::{GateSpec, Measured};
 use crate::kind::{
-    FallbackAnswer, Figures, Kind, Model, MonitorInput, MonitorSource, Operation, TrainInput,
-    TrainOptions, Trained, TrainsFrom,
+    answer_body, FallbackAnswer, Figures, Kind, Model, MonitorInput, MonitorSource, Operation,
+    TrainInput, TrainOptions, Trained, TrainsFrom,
 };
 use crate::report::ReportHead;
 use klartext_core::text::table;
@@ -257,7 +257,7 @@ pub(crate) fn held_out(value: Option<f64>, what: &str, r: &TrainingReport) -> Me
 pub(crate) fn fallback(uc: &UseCase) -> FallbackAnswer {
     let f = &uc.fallback;
     let none = |warnings: Vec<String>| FallbackAnswer {
-        body: Box::new(FallbackBody {
+        body: answer_body(&FallbackBody {
             score: None,
             label: None,
         }),
@@ -275,7 +275,7 @@ pub(crate) fn fallback(uc: &UseCase) -> FallbackAnswer {
         return none(Vec::new());
     }
     FallbackAnswer {
-        body: Box::new(FallbackBody {
+        body: answer_body(&FallbackBody {
             score: f.score,
             label: f.label.clone(),
         }),

@@ -3,7 +3,7 @@
 //! batch scoring and serving all turn raw model output into a score here.
 
 use crate::error::{KindError, Result};
-use crate::kind::{Answer, Model, Operation, Problem, Refusal};
+use crate::kind::{answer_body, Answer, Model, Operation, Problem, Refusal};
 use crate::supervised::input::check;
 use crate::supervised::payload::Supervised;
 use crate::supervised::reasons::{contributions, reasons_of, Contribution};
@@ -152,7 +152,7 @@ impl Model for Supervised {
             output,
             warnings: checked.warnings,
             features,
-            body: Box::new(ScoredBody {
+            body: answer_body(&ScoredBody {
                 score: scored.score,
                 label: scored.label,
                 reasons: scored.reasons,

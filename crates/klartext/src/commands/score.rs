@@ -270,8 +270,8 @@ fn row_features(columns: &[(&str, &ColumnData)], i: usize) -> Map<String, Value>
 /// What a decided row writes: score, label and reasons.
 fn fields(given: &Given) -> Result<(Option<f64>, Option<String>, Vec<String>)> {
     let body = match given {
-        Given::Answered { body, .. } => Some(serde_json::to_value(&**body)?),
-        Given::Fallback { body: Some(b), .. } => Some(serde_json::to_value(&**b)?),
+        Given::Answered { body, .. } => Some(serde_json::from_str::<Value>(body.get())?),
+        Given::Fallback { body: Some(b), .. } => Some(serde_json::from_str::<Value>(b.get())?),
         _ => None,
     };
     let get = |k: &str| body.as_ref().and_then(|b| b.get(k));
