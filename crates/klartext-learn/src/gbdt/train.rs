@@ -239,31 +239,58 @@ fn compute_gradients(task: Task, y: &[f64], score: &[f64], gh: &mut [[f64; 2]]) 
 /// index it without bounds checks in the hot loop.
 pub(crate) type FeatureHist = [BinStat; 256];
 
-/// Row-wise accumulation: each row's bins share a cache line, so a sparse row
-/// subset costs one or two line fetches per row. The rows `AHEAD` positions on
-/// are touched early so their cache misses overlap with the current row's work.
+/// Row-wise accumulation. A leaf's rows are scattered over the training matrix,
+/// and a loop that adds 30 histogram entries per row keeps only a row or two in
+/// flight, so each row waited for its own cache misses. Rows are therefore first
+/// gathered, a batch at a time, into small contiguous buffers (a tight copy loop
+/// with many misses in flight), then accumulated from there. Rows that are
+/// already contiguous are read in place.
 fn accumulate(bd: &BinnedData, gh: &[[f64; 2]], rows: &[u32], f0: usize, hist: &mut [FeatureHist]) {
-    const AHEAD: usize = 16;
     let nf = bd.n_features;
-    let f1 = f0 + hist.len();
-    let mut touch = 0u64;
-    for (i, &r) in rows.iter().enumerate() {
-        if let Some(&ra) = rows.get(i + AHEAD) {
-            let ra = ra as usize;
-            touch = touch
-                .wrapping_add(u64::from(bd.bins[ra * nf]) + u64::from(bd.bins[ra * nf + nf - 1]))
-                ^ gh[ra][0].to_bits();
+    let w = hist.len();
+    let contiguous = rows
+        .first()
+        .zip(rows.last())
+        .is_some_and(|(&a, &b)| (b - a) as usize + 1 == rows.len());
+    if contiguous {
+        let r0 = rows[0] as usize;
+        let bins = &bd.bins[r0 * nf..(r0 + rows.len()) * nf];
+        accumulate_dense(
+            bins.chunks_exact(nf).map(|row| &row[f0..f0 + w]),
+            &gh[r0..r0 + rows.len()],
+            hist,
+        );
+        return;
+    }
+    let mut bbuf = vec![0u8; GATHER * w];
+    let mut gbuf = vec![[0.0f64; 2]; GATHER];
+    for batch in rows.chunks(GATHER) {
+        for ((dst, g), &r) in bbuf.chunks_exact_mut(w).zip(gbuf.iter_mut()).zip(batch) {
+            let r = r as usize;
+            dst.copy_from_slice(&bd.bins[r * nf + f0..r * nf + f0 + w]);
+            *g = gh[r];
         }
-        let r = r as usize;
-        let [g, h] = gh[r];
-        let row = &bd.bins[r * nf + f0..r * nf + f1];
+        let k = batch.len();
+        accumulate_dense(bbuf[..k * w].chunks_exact(w), &gbuf[..k], hist);
+    }
+}
+
+/// Rows to gather before accumulating them: the buffers stay in L1/L2.
+const GATHER: usize = 256;
+
+#[inline(always)]
+fn accumulate_dense<'a>(
+    rows: impl Iterator<Item = &'a [u8]>,
+    gh: &[[f64; 2]],
+    hist: &mut [FeatureHist],
+) {
+    for (row, &[g, h]) in rows.zip(gh) {
         for (fh, &b) in hist.iter_mut().zip(row) {
             let e = &mut fh[b as usize];
             e.g += g;
             e.h += h;
         }
     }
-    std::hint::black_box(touch);
 }
 
 fn add_into(out: &mut [FeatureHist], part: &[FeatureHist]) {
