@@ -335,6 +335,24 @@ fn build_hist(bd: &BinnedData, gh: &[[f64; 2]], rows: &[u32]) -> Vec<FeatureHist
     out
 }
 
+/// Stable in-place split of `rows`: left rows move to the front (returned count),
+/// right rows go to `tmp` in order. Every row is written to both places and only
+/// the matching cursor moves, so there is no branch on the (unpredictable) side.
+/// Writing `rows[w]` is safe in place because `w` never passes the read position.
+#[inline]
+fn split_branchless(rows: &mut [u32], left_of: impl Fn(u32) -> bool, tmp: &mut [u32]) -> usize {
+    let (mut w, mut k) = (0, 0);
+    for i in 0..rows.len() {
+        let r = rows[i];
+        let go = usize::from(left_of(r));
+        rows[w] = r;
+        tmp[k] = r;
+        w += go;
+        k += 1 - go;
+    }
+    w
+}
+
 /// Stable partition of `rows` by `go_left` on feature `f`'s bin; returns the
 /// number of left rows. Large ranges are split into fixed chunks partitioned in
 /// parallel and stitched back in chunk order, so the result is the same as the
@@ -351,28 +369,27 @@ fn partition(
     let left_of = |r: u32| go_left[col[r as usize] as usize];
     if rows.len() <= PART_CHUNK {
         scratch.clear();
-        let mut w = 0;
-        for k in 0..rows.len() {
-            let r = rows[k];
-            if left_of(r) {
-                rows[w] = r;
-                w += 1;
-            } else {
-                scratch.push(r);
-            }
-        }
-        rows[w..].copy_from_slice(scratch);
+        scratch.resize(rows.len(), 0);
+        let w = split_branchless(rows, left_of, scratch);
+        let n_right = rows.len() - w;
+        rows[w..].copy_from_slice(&scratch[..n_right]);
         return w;
     }
-    // Two passes over fixed chunks: count each chunk's left rows, then write every
-    // chunk's rows straight to its final place in `scratch` (no per-chunk buffers).
-    let counts: Vec<usize> = rows
-        .par_chunks(PART_CHUNK)
-        .map(|c| c.iter().filter(|&&r| left_of(r)).count())
-        .collect();
-    let n_left: usize = counts.iter().sum();
+    // Each fixed chunk is partitioned in place (left rows first, then right),
+    // then the chunks' left parts and right parts are stitched in chunk order.
     scratch.clear();
     scratch.resize(rows.len(), 0);
+    let counts: Vec<usize> = rows
+        .par_chunks_mut(PART_CHUNK)
+        .zip(scratch.par_chunks_mut(PART_CHUNK))
+        .map(|(c, t)| {
+            let w = split_branchless(c, left_of, t);
+            let n_right = c.len() - w;
+            c[w..].copy_from_slice(&t[..n_right]);
+            w
+        })
+        .collect();
+    let n_left: usize = counts.iter().sum();
     let (mut lefts, mut rights) = scratch.split_at_mut(n_left);
     let mut dests: Vec<(&mut [u32], &mut [u32])> = Vec::with_capacity(counts.len());
     for (chunk, &cl) in rows.chunks(PART_CHUNK).zip(&counts) {
@@ -385,16 +402,8 @@ fn partition(
     rows.par_chunks(PART_CHUNK)
         .zip(dests.into_par_iter())
         .for_each(|(c, (l, r))| {
-            let (mut i, mut j) = (0, 0);
-            for &x in c {
-                if left_of(x) {
-                    l[i] = x;
-                    i += 1;
-                } else {
-                    r[j] = x;
-                    j += 1;
-                }
-            }
+            l.copy_from_slice(&c[..l.len()]);
+            r.copy_from_slice(&c[l.len()..]);
         });
     rows.copy_from_slice(scratch);
     n_left
