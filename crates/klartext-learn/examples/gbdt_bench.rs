@@ -1,5 +1,7 @@
-//! Rust side of the GBDT benchmark (see bench/learn/run.sh): trains on the shared
-//! 1,000,000 x 30 file and prints fit time, test AUC, predict and TreeSHAP rows/s.
+//! Rust side of the GBDT benchmark (see bench/learn/run.sh): trains on a data set
+//! written by bench/learn/gen_data.py (`--data=gbdt`, 1,000,000 x 30, the default) or
+//! gen_wide.py (`--data=wide`, 500,000 x 200) and prints fit time, test AUC, predict
+//! and TreeSHAP rows/s.
 //!
 //! For profiling: `--fit-only` skips predict and TreeSHAP, `--rows=N` trains on the
 //! first N training rows, `--trees=N` sets the round count. `model_fnv` (a hash of
@@ -24,13 +26,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|v| v.parse().expect("a whole number"))
     };
     let fit_only = args.iter().any(|a| a == "--fit-only");
+    let name = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--data="))
+        .unwrap_or("gbdt");
     let meta: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(format!("{dir}/gbdt_data.json"))?)?;
+        serde_json::from_slice(&std::fs::read(format!("{dir}/{name}_data.json"))?)?;
     let n = meta["n_rows"].as_u64().ok_or("n_rows")? as usize;
     let d = meta["n_cols"].as_u64().ok_or("n_cols")? as usize;
     let n_train_all = meta["n_train"].as_u64().ok_or("n_train")? as usize;
     let n_train = flag("rows").map_or(n_train_all, |r| r.min(n_train_all));
-    let bytes = std::fs::read(format!("{dir}/gbdt_data.bin"))?;
+    let bytes = std::fs::read(format!("{dir}/{name}_data.bin"))?;
     let vals: Vec<f64> = bytes
         .chunks_exact(8)
         .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
@@ -75,6 +81,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "{}",
             serde_json::json!({
                 "side": "klartext-learn",
+                "data": name,
                 "threads": rayon::current_num_threads(),
                 "train_rows": n_train,
                 "total_fit_seconds": (fit_s * 1000.0).round() / 1000.0,
@@ -119,6 +126,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{}",
         serde_json::json!({
             "side": "klartext-learn",
+            "data": name,
             "threads": rayon::current_num_threads(),
             "total_fit_seconds": (fit_s * 1000.0).round() / 1000.0,
             "test_auc": (auc * 1e5).round() / 1e5,

@@ -68,7 +68,7 @@ struct Leaf {
     g: f64,
     h: f64,
     c: u32,
-    hist: Option<Vec<FeatureHist>>,
+    hist: Option<Hist>,
     best: Option<Split>,
 }
 
@@ -235,29 +235,42 @@ fn compute_gradients(task: Task, y: &[f64], score: &[f64], gh: &mut [[f64; 2]]) 
         });
 }
 
-/// One feature's histogram. A fixed 256-entry array per feature lets a u8 bin
-/// index it without bounds checks in the hot loop.
-pub(crate) type FeatureHist = [BinStat; 256];
+/// A leaf's histogram: the groups' bins one after another (see
+/// [`BinnedData`]), so its size follows the data's bins rather than 256 per
+/// feature.
+type Hist = Vec<BinStat>;
 
-/// Row-wise accumulation. A leaf's rows are scattered over the training matrix,
-/// and a loop that adds 30 histogram entries per row keeps only a row or two in
-/// flight, so each row waited for its own cache misses. Rows are therefore first
-/// gathered, a batch at a time, into small contiguous buffers (a tight copy loop
-/// with many misses in flight), then accumulated from there. Rows that are
-/// already contiguous are read in place.
-fn accumulate(bd: &BinnedData, gh: &[[f64; 2]], rows: &[u32], f0: usize, hist: &mut [FeatureHist]) {
-    let nf = bd.n_features;
-    let w = hist.len();
+/// Row-wise accumulation of groups `g0..g0 + hist`'s groups into `hist` (which
+/// starts at group `g0`'s first bin). A leaf's rows are scattered over the
+/// training matrix, and a loop that adds a few dozen histogram entries per row
+/// keeps only a row or two in flight, so each row waited for its own cache
+/// misses. Rows are therefore first gathered, a batch at a time, into small
+/// contiguous buffers (a tight copy loop with many misses in flight), then
+/// accumulated from there. Rows that are already contiguous are read in place.
+fn accumulate(
+    bd: &BinnedData,
+    gh: &[[f64; 2]],
+    rows: &[u32],
+    g0: usize,
+    g1: usize,
+    hist: &mut [BinStat],
+) {
+    let ng = bd.n_groups;
+    let w = g1 - g0;
+    let base = bd.groups[g0].offset;
+    let offs: Vec<usize> = bd.groups[g0..g1].iter().map(|g| g.offset - base).collect();
     let contiguous = rows
         .first()
         .zip(rows.last())
         .is_some_and(|(&a, &b)| (b - a) as usize + 1 == rows.len());
     if contiguous {
         let r0 = rows[0] as usize;
-        let bins = &bd.bins[r0 * nf..(r0 + rows.len()) * nf];
-        accumulate_dense(
-            bins.chunks_exact(nf).map(|row| &row[f0..f0 + w]),
+        let bins = &bd.bins[r0 * ng..(r0 + rows.len()) * ng];
+        accumulate_rows(
+            bd.strided,
+            bins.chunks_exact(ng).map(|row| &row[g0..g1]),
             &gh[r0..r0 + rows.len()],
+            &offs,
             hist,
         );
         return;
@@ -267,11 +280,17 @@ fn accumulate(bd: &BinnedData, gh: &[[f64; 2]], rows: &[u32], f0: usize, hist: &
     for batch in rows.chunks(GATHER) {
         for ((dst, g), &r) in bbuf.chunks_exact_mut(w).zip(gbuf.iter_mut()).zip(batch) {
             let r = r as usize;
-            dst.copy_from_slice(&bd.bins[r * nf + f0..r * nf + f0 + w]);
+            dst.copy_from_slice(&bd.bins[r * ng + g0..r * ng + g1]);
             *g = gh[r];
         }
         let k = batch.len();
-        accumulate_dense(bbuf[..k * w].chunks_exact(w), &gbuf[..k], hist);
+        accumulate_rows(
+            bd.strided,
+            bbuf[..k * w].chunks_exact(w),
+            &gbuf[..k],
+            &offs,
+            hist,
+        );
     }
 }
 
@@ -279,13 +298,30 @@ fn accumulate(bd: &BinnedData, gh: &[[f64; 2]], rows: &[u32], f0: usize, hist: &
 const GATHER: usize = 256;
 
 #[inline(always)]
-fn accumulate_dense<'a>(
+fn accumulate_rows<'a>(
+    strided: bool,
     rows: impl Iterator<Item = &'a [u8]>,
     gh: &[[f64; 2]],
-    hist: &mut [FeatureHist],
+    offs: &[usize],
+    hist: &mut [BinStat],
+) {
+    if strided {
+        accumulate_strided(rows, gh, hist);
+    } else {
+        accumulate_dense(rows, gh, offs, hist);
+    }
+}
+
+/// Strided layout: 256 entries per group, indexed by the u8 bin (the chunk
+/// length is a constant, so the index needs no bounds check).
+#[inline(always)]
+fn accumulate_strided<'a>(
+    rows: impl Iterator<Item = &'a [u8]>,
+    gh: &[[f64; 2]],
+    hist: &mut [BinStat],
 ) {
     for (row, &[g, h]) in rows.zip(gh) {
-        for (fh, &b) in hist.iter_mut().zip(row) {
+        for (fh, &b) in hist.chunks_exact_mut(256).zip(row) {
             let e = &mut fh[b as usize];
             e.g += g;
             e.h += h;
@@ -293,8 +329,25 @@ fn accumulate_dense<'a>(
     }
 }
 
-fn add_into(out: &mut [FeatureHist], part: &[FeatureHist]) {
-    for (o, s) in out.as_flattened_mut().iter_mut().zip(part.as_flattened()) {
+/// Compact layout: group `j`'s bins start at `offs[j]`.
+#[inline(always)]
+fn accumulate_dense<'a>(
+    rows: impl Iterator<Item = &'a [u8]>,
+    gh: &[[f64; 2]],
+    offs: &[usize],
+    hist: &mut [BinStat],
+) {
+    for (row, &[g, h]) in rows.zip(gh) {
+        for (&o, &b) in offs.iter().zip(row) {
+            let e = &mut hist[o + b as usize];
+            e.g += g;
+            e.h += h;
+        }
+    }
+}
+
+fn add_into(out: &mut [BinStat], part: &[BinStat]) {
+    for (o, s) in out.iter_mut().zip(part) {
         o.g += s.g;
         o.h += s.h;
     }
@@ -302,30 +355,30 @@ fn add_into(out: &mut [FeatureHist], part: &[FeatureHist]) {
 
 /// Histogram of `rows`, built row-wise (one or two cache lines per row, which
 /// suits the sparse row subsets of deeper nodes). Nodes up to `HIST_CHUNK` rows
-/// split the features between two tasks; larger ones are cut into fixed-size row
+/// split the groups between two tasks; larger ones are cut into fixed-size row
 /// chunks added in chunk order. Neither depends on the thread count.
-fn build_hist(bd: &BinnedData, gh: &[[f64; 2]], rows: &[u32]) -> Vec<FeatureHist> {
-    let empty = || vec![[BinStat::default(); 256]; bd.n_features];
-    let mut out = empty();
+fn build_hist(bd: &BinnedData, gh: &[[f64; 2]], rows: &[u32]) -> Hist {
+    let ng = bd.n_groups;
+    let mut out = vec![BinStat::default(); bd.total_bins];
     if rows.len() <= HIST_CHUNK {
-        if rows.len() < SMALL_NODE || out.len() < 2 {
-            accumulate(bd, gh, rows, 0, &mut out);
+        if rows.len() < SMALL_NODE || ng < 2 {
+            accumulate(bd, gh, rows, 0, ng, &mut out);
         } else {
-            // Both threads read every row, each for half of the features.
-            let half = out.len() / 2;
-            let (a, b) = out.split_at_mut(half);
+            // Both threads read every row, each for half of the groups.
+            let half = ng / 2;
+            let (a, b) = out.split_at_mut(bd.groups[half].offset);
             rayon::join(
-                || accumulate(bd, gh, rows, 0, a),
-                || accumulate(bd, gh, rows, half, b),
+                || accumulate(bd, gh, rows, 0, half, a),
+                || accumulate(bd, gh, rows, half, ng, b),
             );
         }
         return out;
     }
-    let parts: Vec<Vec<FeatureHist>> = rows
+    let parts: Vec<Hist> = rows
         .par_chunks(HIST_CHUNK)
         .map(|chunk| {
-            let mut h = empty();
-            accumulate(bd, gh, chunk, 0, &mut h);
+            let mut h = vec![BinStat::default(); bd.total_bins];
+            accumulate(bd, gh, chunk, 0, ng, &mut h);
             h
         })
         .collect();
@@ -333,6 +386,37 @@ fn build_hist(bd: &BinnedData, gh: &[[f64; 2]], rows: &[u32]) -> Vec<FeatureHist
         add_into(&mut out, part);
     }
     out
+}
+
+/// One feature's bins out of a leaf histogram: a slice of it, or for a bundled
+/// feature the stored bins with the most frequent bin put back as the leaf
+/// total (`g`, `h`) minus the stored bins.
+fn feature_hist<'a>(
+    bd: &BinnedData,
+    hist: &'a [BinStat],
+    f: usize,
+    g: f64,
+    h: f64,
+    buf: &'a mut Vec<BinStat>,
+) -> &'a [BinStat] {
+    let slot = bd.slots[f];
+    let nb = bd.mappers[f].n_bins();
+    match slot.default_bin {
+        None => &hist[slot.offset..slot.offset + nb],
+        Some(d) => {
+            let stored = &hist[slot.offset..slot.offset + nb - 1];
+            let (mut rg, mut rh) = (g, h);
+            for s in stored {
+                rg -= s.g;
+                rh -= s.h;
+            }
+            buf.clear();
+            buf.extend_from_slice(&stored[..d]);
+            buf.push(BinStat { g: rg, h: rh });
+            buf.extend_from_slice(&stored[d..]);
+            buf
+        }
+    }
 }
 
 /// Stable in-place split of `rows`: left rows move to the front (returned count),
@@ -596,7 +680,7 @@ fn grow_tree(
                 .hist
                 .take()
                 .expect("splittable leaf keeps its histogram");
-            for (o, s) in lh_.as_flattened_mut().iter_mut().zip(sh.as_flattened()) {
+            for (o, s) in lh_.iter_mut().zip(&sh) {
                 o.g -= s.g;
                 o.h -= s.h;
             }
@@ -632,25 +716,19 @@ fn grow_tree(
 
 impl LeafCtx<'_> {
     /// Best split of a leaf over the allowed features; ties go to the lower feature.
-    fn find_best(
-        &self,
-        hist: &[FeatureHist],
-        g: f64,
-        h: f64,
-        c: u32,
-        depth: usize,
-    ) -> Option<Split> {
+    fn find_best(&self, hist: &[BinStat], g: f64, h: f64, c: u32, depth: usize) -> Option<Split> {
         let p = self.p;
         if p.max_depth.is_some_and(|d| depth >= d) || (c as usize) < 2 * p.min_data_in_leaf {
             return None;
         }
         let parent = leaf_score(g, h, p.lambda_l2);
         let mut best: Option<Split> = None;
-        for (f, (m, fhist)) in self.bd.mappers.iter().zip(hist).enumerate() {
+        let mut buf = Vec::new();
+        for (f, m) in self.bd.mappers.iter().enumerate() {
             if !self.allowed[f] {
                 continue;
             }
-            let fh = &fhist[..m.n_bins()];
+            let fh = feature_hist(self.bd, hist, f, g, h, &mut buf);
             let cand = if m.is_categorical() {
                 self.best_categorical(f, m, fh, g, h, c, parent)
             } else {
@@ -854,6 +932,74 @@ mod tests {
         let mut scratch = Vec::new();
         assert_eq!(partition(&bd, &mut rows, 0, &go_left, &mut scratch), n_left);
         assert_eq!(rows, want);
+    }
+
+    #[test]
+    fn bundled_and_compact_histograms_match_direct_sums() {
+        // One-hot columns (bundled), a categorical column and a numeric column
+        // with missing values; rows: a scattered subset larger than a gather batch.
+        let n = 20_000;
+        let mut rng = crate::rng::SplitMix64::new(11);
+        let codes: Vec<usize> = (0..n)
+            .map(|_| {
+                if rng.next_f64() < 0.6 {
+                    0
+                } else {
+                    1 + rng.below(8)
+                }
+            })
+            .collect();
+        let mut cols: Vec<FeatureColumn> = (1..=8)
+            .map(|l| {
+                let v = codes.iter().map(|&c| f64::from(u8::from(c == l))).collect();
+                FeatureColumn::numeric(format!("oh{l}"), v)
+            })
+            .collect();
+        cols.push(FeatureColumn::categorical(
+            "c",
+            (0..n).map(|_| rng.below(7) as u32).collect(),
+            7,
+        ));
+        cols.push(FeatureColumn::numeric(
+            "x",
+            (0..n)
+                .map(|_| {
+                    if rng.next_f64() < 0.1 {
+                        f64::NAN
+                    } else {
+                        rng.next_f64()
+                    }
+                })
+                .collect(),
+        ));
+        let x = Features::new(cols).unwrap();
+        let bd = BinnedData::new(&x, 255, n, 1);
+        assert!(bd.n_groups < x.n_features() && !bd.strided);
+        let gh: Vec<[f64; 2]> = (0..n)
+            .map(|_| [rng.next_f64() - 0.5, rng.next_f64()])
+            .collect();
+        let rows: Vec<u32> = (0..n as u32).filter(|r| r % 3 != 1).collect();
+        let hist = build_hist(&bd, &gh, &rows);
+        let (g, h) = rows.iter().fold((0.0, 0.0), |(g, h), &r| {
+            (g + gh[r as usize][0], h + gh[r as usize][1])
+        });
+        let mut buf = Vec::new();
+        for f in 0..x.n_features() {
+            let fh = feature_hist(&bd, &hist, f, g, h, &mut buf);
+            assert_eq!(fh.len(), bd.mappers[f].n_bins());
+            let mut want = vec![BinStat::default(); fh.len()];
+            for &r in &rows {
+                let b = bd.cols[f][r as usize] as usize;
+                want[b].g += gh[r as usize][0];
+                want[b].h += gh[r as usize][1];
+            }
+            for (a, b) in fh.iter().zip(&want) {
+                assert!(
+                    (a.g - b.g).abs() < 1e-9 && (a.h - b.h).abs() < 1e-9,
+                    "feature {f}"
+                );
+            }
+        }
     }
 
     #[test]
