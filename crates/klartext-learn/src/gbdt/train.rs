@@ -107,6 +107,7 @@ pub(crate) fn train(
     let mut feat_rng = SplitMix64::derive(p.seed, 0xFEA);
     let mut indices: Vec<u32> = Vec::with_capacity(n);
     let mut in_bag = vec![true; n];
+    let mut leaf_of = vec![0u32; n];
     let mut scratch: Vec<u32> = Vec::with_capacity(n);
     let mut best_loss = f64::INFINITY;
     let mut best_iter = 0usize;
@@ -148,27 +149,36 @@ pub(crate) fn train(
         for (f, g) in grown.gains {
             feature_gain[f] += g;
         }
-        for &(begin, end, node) in &grown.leaves {
-            let v = grown.nodes[node].value;
+        // Scores: mark each in-bag row with its leaf (byte-sized scattered
+        // writes into an array that stays in cache), then add the leaf values
+        // in one parallel pass in row order; out-of-bag rows were not
+        // partitioned and are routed through the tree.
+        let values: Vec<f64> = grown
+            .leaves
+            .iter()
+            .map(|&(_, _, node)| grown.nodes[node].value)
+            .collect();
+        for (li, &(begin, end, _)) in grown.leaves.iter().enumerate() {
             for &r in &indices[begin..end] {
-                score[r as usize] += v;
+                leaf_of[r as usize] = li as u32;
             }
         }
         ens.push_tree(grown.nodes, &grown.cat_bits);
         let t = ens.n_trees() - 1;
-        if p.bagging_fraction < 1.0 {
-            // Out-of-bag rows were not partitioned: route them through the tree.
-            let ens_ref = &ens;
-            score
-                .par_iter_mut()
-                .zip(in_bag.par_iter())
-                .enumerate()
-                .for_each(|(r, (s, &b))| {
-                    if !b {
-                        *s += ens_ref.tree_value_at(t, x, r);
-                    }
-                });
-        }
+        let ens_ref = &ens;
+        score
+            .par_chunks_mut(8192)
+            .zip(leaf_of.par_chunks(8192).zip(in_bag.par_chunks(8192)))
+            .enumerate()
+            .for_each(|(c, (s, (l, b)))| {
+                for (k, ((s, &l), &b)) in s.iter_mut().zip(l).zip(b).enumerate() {
+                    *s += if b {
+                        values[l as usize]
+                    } else {
+                        ens_ref.tree_value_at(t, x, c * 8192 + k)
+                    };
+                }
+            });
 
         if let (Some((vx, vy)), Some(vs)) = (valid, valid_score.as_mut()) {
             let ens_ref = &ens;
@@ -256,9 +266,6 @@ fn accumulate(
     hist: &mut [BinStat],
 ) {
     let ng = bd.n_groups;
-    let w = g1 - g0;
-    let base = bd.groups[g0].offset;
-    let offs: Vec<usize> = bd.groups[g0..g1].iter().map(|g| g.offset - base).collect();
     let contiguous = rows
         .first()
         .zip(rows.last())
@@ -266,51 +273,50 @@ fn accumulate(
     if contiguous {
         let r0 = rows[0] as usize;
         let bins = &bd.bins[r0 * ng..(r0 + rows.len()) * ng];
-        accumulate_rows(
-            bd.strided,
-            bins.chunks_exact(ng).map(|row| &row[g0..g1]),
-            &gh[r0..r0 + rows.len()],
-            &offs,
-            hist,
-        );
+        accumulate_block(bd, bins, &gh[r0..r0 + rows.len()], g0, g1, hist);
         return;
     }
-    let mut bbuf = vec![0u8; GATHER * w];
+    let mut bbuf = vec![0u8; GATHER * ng];
     let mut gbuf = vec![[0.0f64; 2]; GATHER];
     for batch in rows.chunks(GATHER) {
-        for ((dst, g), &r) in bbuf.chunks_exact_mut(w).zip(gbuf.iter_mut()).zip(batch) {
-            let r = r as usize;
-            dst.copy_from_slice(&bd.bins[r * ng + g0..r * ng + g1]);
-            *g = gh[r];
-        }
         let k = batch.len();
-        accumulate_rows(
-            bd.strided,
-            bbuf[..k * w].chunks_exact(w),
-            &gbuf[..k],
-            &offs,
-            hist,
-        );
+        gather(bd, gh, batch, &mut bbuf[..k * ng], &mut gbuf[..k]);
+        accumulate_block(bd, &bbuf[..k * ng], &gbuf[..k], g0, g1, hist);
+    }
+}
+
+/// Copies the group bins and gradients of `rows` into contiguous buffers.
+fn gather(bd: &BinnedData, gh: &[[f64; 2]], rows: &[u32], bins: &mut [u8], g: &mut [[f64; 2]]) {
+    let ng = bd.n_groups;
+    for ((dst, g), &r) in bins.chunks_exact_mut(ng).zip(g.iter_mut()).zip(rows) {
+        let r = r as usize;
+        dst.copy_from_slice(&bd.bins[r * ng..(r + 1) * ng]);
+        *g = gh[r];
+    }
+}
+
+/// Accumulates groups `g0..g1` of contiguous rows (`bins`: `n_groups` bytes a
+/// row) into `hist`, which starts at group `g0`'s first bin.
+fn accumulate_block(
+    bd: &BinnedData,
+    bins: &[u8],
+    gh: &[[f64; 2]],
+    g0: usize,
+    g1: usize,
+    hist: &mut [BinStat],
+) {
+    let rows = bins.chunks_exact(bd.n_groups).map(|row| &row[g0..g1]);
+    if bd.strided {
+        accumulate_strided(rows, gh, hist);
+    } else {
+        let base = bd.groups[g0].offset;
+        let offs: Vec<usize> = bd.groups[g0..g1].iter().map(|g| g.offset - base).collect();
+        accumulate_dense(rows, gh, &offs, hist);
     }
 }
 
 /// Rows to gather before accumulating them: the buffers stay in L1/L2.
 const GATHER: usize = 256;
-
-#[inline(always)]
-fn accumulate_rows<'a>(
-    strided: bool,
-    rows: impl Iterator<Item = &'a [u8]>,
-    gh: &[[f64; 2]],
-    offs: &[usize],
-    hist: &mut [BinStat],
-) {
-    if strided {
-        accumulate_strided(rows, gh, hist);
-    } else {
-        accumulate_dense(rows, gh, offs, hist);
-    }
-}
 
 /// Strided layout: 256 entries per group, indexed by the u8 bin (the chunk
 /// length is a constant, so the index needs no bounds check).
@@ -364,12 +370,23 @@ fn build_hist(bd: &BinnedData, gh: &[[f64; 2]], rows: &[u32]) -> Hist {
         if rows.len() < SMALL_NODE || ng < 2 {
             accumulate(bd, gh, rows, 0, ng, &mut out);
         } else {
-            // Both threads read every row, each for half of the groups.
+            // Gather the node's rows once (two tasks, half the rows each), then
+            // each task accumulates half of the groups from the contiguous copy.
+            let k = rows.len();
+            let mut bins = vec![0u8; k * ng];
+            let mut g = vec![[0.0f64; 2]; k];
+            let mid = k / 2;
+            let (b0, b1) = bins.split_at_mut(mid * ng);
+            let (h0, h1) = g.split_at_mut(mid);
+            rayon::join(
+                || gather(bd, gh, &rows[..mid], b0, h0),
+                || gather(bd, gh, &rows[mid..], b1, h1),
+            );
             let half = ng / 2;
             let (a, b) = out.split_at_mut(bd.groups[half].offset);
             rayon::join(
-                || accumulate(bd, gh, rows, 0, half, a),
-                || accumulate(bd, gh, rows, half, ng, b),
+                || accumulate_block(bd, &bins, &g, 0, half, a),
+                || accumulate_block(bd, &bins, &g, half, ng, b),
             );
         }
         return out;
@@ -686,11 +703,17 @@ fn grow_tree(
             }
             small.hist = Some(sh);
             large.hist = Some(lh_);
-            for l in [&mut left, &mut right] {
+            let best_of = |l: &Leaf| {
                 if can_split(l) {
-                    l.best =
-                        ctx.find_best(l.hist.as_ref().expect("set above"), l.g, l.h, l.c, l.depth);
+                    ctx.find_best(l.hist.as_ref().expect("set above"), l.g, l.h, l.c, l.depth)
+                } else {
+                    None
                 }
+            };
+            let (bl, br) = rayon::join(|| best_of(&left), || best_of(&right));
+            left.best = bl;
+            right.best = br;
+            for l in [&mut left, &mut right] {
                 if l.best.is_none() {
                     l.hist = None;
                 }
@@ -722,25 +745,28 @@ impl LeafCtx<'_> {
             return None;
         }
         let parent = leaf_score(g, h, p.lambda_l2);
-        let mut best: Option<Split> = None;
-        let mut buf = Vec::new();
-        for (f, m) in self.bd.mappers.iter().enumerate() {
-            if !self.allowed[f] {
-                continue;
-            }
-            let fh = feature_hist(self.bd, hist, f, g, h, &mut buf);
-            let cand = if m.is_categorical() {
-                self.best_categorical(f, m, fh, g, h, c, parent)
-            } else {
-                self.best_numeric(f, m, fh, g, h, c, parent)
-            };
-            if let Some(s) = cand {
-                if best.as_ref().is_none_or(|b| s.gain > b.gain) {
-                    best = Some(s);
+        // Features are searched in parallel; the reduction keeps the earlier
+        // feature unless a later one gains strictly more, as a sequential scan.
+        (0..self.bd.mappers.len())
+            .into_par_iter()
+            .with_min_len(4)
+            .filter(|&f| self.allowed[f])
+            .map_init(Vec::new, |buf, f| {
+                let m = &self.bd.mappers[f];
+                let fh = feature_hist(self.bd, hist, f, g, h, buf);
+                if m.is_categorical() {
+                    self.best_categorical(f, m, fh, g, h, c, parent)
+                } else {
+                    self.best_numeric(f, m, fh, g, h, c, parent)
                 }
-            }
-        }
-        best
+            })
+            .reduce(
+                || None,
+                |a, b| match (a, b) {
+                    (Some(a), Some(b)) => Some(if b.gain > a.gain { b } else { a }),
+                    (a, b) => a.or(b),
+                },
+            )
     }
 
     /// Estimated row count for a hessian sum inside a leaf with `c` rows and
