@@ -6,6 +6,8 @@
 //! For profiling: `--fit-only` skips predict and TreeSHAP, `--rows=N` trains on the
 //! first N training rows, `--trees=N` sets the round count. `model_fnv` (a hash of
 //! the model bytes) tells whether a speed change left the trained model unchanged.
+//! `--quant` trains with quantised gradients (`--quant-bins=N` levels, `--renew`
+//! for leaf values from the exact gradients).
 
 use std::time::Instant;
 
@@ -66,6 +68,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         max_bin: 255,
         min_data_in_leaf: 20,
         seed: 1,
+        use_quantized_grad: args.iter().any(|a| a == "--quant"),
+        num_grad_quant_bins: flag("quant-bins").unwrap_or(4),
+        quant_train_renew_leaf: args.iter().any(|a| a == "--renew"),
         ..Default::default()
     }
     .check()?;
@@ -82,6 +87,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             serde_json::json!({
                 "side": "klartext-learn",
                 "data": name,
+                "quantized": cfg.params().use_quantized_grad,
                 "threads": rayon::current_num_threads(),
                 "train_rows": n_train,
                 "total_fit_seconds": (fit_s * 1000.0).round() / 1000.0,
@@ -127,6 +133,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         serde_json::json!({
             "side": "klartext-learn",
             "data": name,
+            "quantized": cfg.params().use_quantized_grad,
             "threads": rayon::current_num_threads(),
             "total_fit_seconds": (fit_s * 1000.0).round() / 1000.0,
             "test_auc": (auc * 1e5).round() / 1e5,

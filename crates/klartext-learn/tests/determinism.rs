@@ -55,6 +55,42 @@ fn gbdt_bundled_bytes() -> Vec<u8> {
     Model::Gbdt(GbdtModel::fit(&cfg, Task::BinaryClassification, &x, &y).unwrap()).to_bytes()
 }
 
+/// Quantised training: integer histograms, stochastic rounding from a
+/// counter-based hash; bagging and feature fraction on, renewed leaf values.
+fn gbdt_quantised_bytes() -> Vec<u8> {
+    let (x, y) = common::mixed(90_000, 4, 9, true, 21);
+    let cfg = GbdtParams {
+        num_iterations: 8,
+        num_leaves: 15,
+        bagging_fraction: 0.8,
+        feature_fraction: 0.75,
+        use_quantized_grad: true,
+        quant_train_renew_leaf: true,
+        seed: 3,
+        ..Default::default()
+    }
+    .check()
+    .unwrap();
+    Model::Gbdt(GbdtModel::fit(&cfg, Task::BinaryClassification, &x, &y).unwrap()).to_bytes()
+}
+
+#[test]
+fn gbdt_quantised_same_bytes_across_thread_counts() {
+    let a = in_pool(1, gbdt_quantised_bytes);
+    assert!(
+        a == in_pool(2, gbdt_quantised_bytes),
+        "1 vs 2 threads differ"
+    );
+    assert!(
+        a == in_pool(3, gbdt_quantised_bytes),
+        "1 vs 3 threads differ"
+    );
+    assert!(
+        a != in_pool(2, gbdt_bytes),
+        "quantised equals plain training"
+    );
+}
+
 #[test]
 fn gbdt_with_bundled_columns_same_bytes_across_thread_counts() {
     let a = in_pool(1, gbdt_bundled_bytes);
