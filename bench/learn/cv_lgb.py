@@ -1,8 +1,8 @@
 """LightGBM side of the cross-validation benchmark (bench/learn/run.sh, `cv`).
 
 Mirrors examples/cv_bench.rs on caravan: on the same training rows (the split
-the Rust side wrote to OUT_DIR/caravan.csv.test_idx), lightgbm.cv of the four
-settings of klartext's default GBDT candidates (5 stratified folds, early
+the Rust side wrote to OUT_DIR/caravan.csv.test_idx, and the same five folds,
+OUT_DIR/caravan.csv.cv_folds), lightgbm.cv of the four settings of klartext's default GBDT candidates (5 stratified folds, early
 stopping on logloss after 50 rounds, at most 2000 rounds), the choice by the
 one-standard-error rule on CV AUC (simplest first, as klartext), the refit with
 the CV round count, and the test AUC.
@@ -37,6 +37,8 @@ test = np.loadtxt(idx_path, dtype=int)
 mask = np.zeros(len(y), bool)
 mask[test] = True
 Xtr, Xte, ytr, yte = df[~mask], df[mask], y[~mask], y[mask]
+held_out = [np.array(line.split(), dtype=int) for line in open(os.path.join(out, "caravan.csv.cv_folds"))]
+folds = [(np.setdiff1d(np.arange(len(ytr)), v), v) for v in held_out]
 
 # klartext's default_candidates (crates/klartext-learn/src/select.rs), simplest first.
 settings = [
@@ -53,8 +55,8 @@ t0 = time.perf_counter()
 rows = []
 for name, s in settings:
     params = {**base, **s}
-    cv = lgb.cv(params, lgb.Dataset(Xtr, ytr), num_boost_round=2000, nfold=k, stratified=True,
-                shuffle=True, seed=42, callbacks=[lgb.early_stopping(50, verbose=False)])
+    cv = lgb.cv(params, lgb.Dataset(Xtr, ytr), num_boost_round=2000, folds=folds,
+                callbacks=[lgb.early_stopping(50, verbose=False)])
     rounds = len(cv["valid binary_logloss-mean"])
     auc = cv["valid auc-mean"][-1]
     std = cv["valid auc-stdv"][-1] * math.sqrt(k / (k - 1))  # sample std, as klartext

@@ -1,7 +1,7 @@
 //! Rust side of the cross-validation benchmark (see bench/learn/run.sh, `cv`): the
 //! `klartext train` path on caravan. On the training part of a stratified 75/25
-//! split (seed 42, the split realdata uses; its test rows are written to OUT_DIR
-//! for the LightGBM side), 5-fold CV of the default GBDT candidates with early
+//! split (seed 42, the split realdata uses; its test rows and the CV folds are
+//! written to OUT_DIR for the LightGBM side), 5-fold CV of the default GBDT candidates with early
 //! stopping, the choice by the one-standard-error rule, and the refit with the
 //! CV round count; then test AUC. The logistic candidate of `auto_fit` is timed
 //! on its own, so the GBDT part compares like for like with lightgbm.cv.
@@ -14,7 +14,7 @@ use std::time::Instant;
 use klartext_learn::data::Task;
 use klartext_learn::metrics::roc_auc;
 use klartext_learn::select::{cross_validate, default_candidates, fit_candidate, CandidateSpec};
-use klartext_learn::split::train_test_split;
+use klartext_learn::split::{stratified_kfold, train_test_split};
 
 #[path = "support/csv_load.rs"]
 mod csv_load;
@@ -48,6 +48,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (xt, xv) = (x.take_rows(&tr), x.take_rows(&te));
     let yt: Vec<f64> = tr.iter().map(|&i| y[i]).collect();
     let yv: Vec<f64> = te.iter().map(|&i| y[i]).collect();
+
+    // The folds cross_validate uses (same call), so the LightGBM side can use
+    // exactly these: one line per fold, the held-out positions in `xt`.
+    let folds = stratified_kfold(task, &yt, 5, seed)?;
+    let lines: String = folds
+        .iter()
+        .map(|f| f.iter().map(usize::to_string).collect::<Vec<_>>().join(" ") + "\n")
+        .collect();
+    std::fs::write(Path::new(&out).join(format!("{file}.cv_folds")), lines)?;
 
     let (linear, gbdt): (Vec<_>, Vec<_>) = default_candidates(task, seed)
         .into_iter()

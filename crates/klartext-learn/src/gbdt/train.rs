@@ -595,48 +595,47 @@ fn accumulate_block<T: Entry>(
     g1: usize,
     hist: &mut [T],
 ) {
-    let rows = bins.chunks_exact(bd.n_groups).map(|row| &row[g0..g1]);
+    let ng = bd.n_groups;
+    // Two rows per pass over the groups: the loop overhead and the offset
+    // loads are shared, and each bin still receives its rows in row order.
+    let pairs = bins.len() / (2 * ng);
+    let (paired, rest) = bins.split_at(pairs * 2 * ng);
+    let row_pairs = paired
+        .chunks_exact(2 * ng)
+        .map(|p| (&p[g0..g1], &p[ng + g0..ng + g1]));
+    let gh_pairs = gh.chunks_exact(2).map(|q| (q[0], q[1]));
+    let last = rest.get(g0..g1).map(|row| (row, gh[gh.len() - 1]));
     if bd.strided {
-        accumulate_strided(rows, gh, hist);
+        for ((ra, rb), (qa, qb)) in row_pairs.zip(gh_pairs) {
+            for ((fh, &a), &b) in hist.chunks_exact_mut(256).zip(ra).zip(rb) {
+                fh[a as usize].add_row(qa);
+                fh[b as usize].add_row(qb);
+            }
+        }
+        if let Some((row, q)) = last {
+            for (fh, &b) in hist.chunks_exact_mut(256).zip(row) {
+                fh[b as usize].add_row(q);
+            }
+        }
     } else {
         let base = bd.groups[g0].offset;
         let offs: Vec<usize> = bd.groups[g0..g1].iter().map(|g| g.offset - base).collect();
-        accumulate_dense(rows, gh, &offs, hist);
+        for ((ra, rb), (qa, qb)) in row_pairs.zip(gh_pairs) {
+            for ((&o, &a), &b) in offs.iter().zip(ra).zip(rb) {
+                hist[o + a as usize].add_row(qa);
+                hist[o + b as usize].add_row(qb);
+            }
+        }
+        if let Some((row, q)) = last {
+            for (&o, &b) in offs.iter().zip(row) {
+                hist[o + b as usize].add_row(q);
+            }
+        }
     }
 }
 
 /// Rows to gather before accumulating them: the buffers stay in L1/L2.
 const GATHER: usize = 256;
-
-/// Strided layout: 256 entries per group, indexed by the u8 bin (the chunk
-/// length is a constant, so the index needs no bounds check).
-#[inline(always)]
-fn accumulate_strided<'a, T: Entry>(
-    rows: impl Iterator<Item = &'a [u8]>,
-    gh: &[T::Row],
-    hist: &mut [T],
-) {
-    for (row, &q) in rows.zip(gh) {
-        for (fh, &b) in hist.chunks_exact_mut(256).zip(row) {
-            fh[b as usize].add_row(q);
-        }
-    }
-}
-
-/// Compact layout: group `j`'s bins start at `offs[j]`.
-#[inline(always)]
-fn accumulate_dense<'a, T: Entry>(
-    rows: impl Iterator<Item = &'a [u8]>,
-    gh: &[T::Row],
-    offs: &[usize],
-    hist: &mut [T],
-) {
-    for (row, &q) in rows.zip(gh) {
-        for (&o, &b) in offs.iter().zip(row) {
-            hist[o + b as usize].add_row(q);
-        }
-    }
-}
 
 fn add_into<T: Stat>(out: &mut [T], part: &[T]) {
     for (o, &s) in out.iter_mut().zip(part) {
