@@ -1,4 +1,6 @@
-"""LightGBM side of the GBDT benchmark: same data, same parameters as the Rust side."""
+"""LightGBM side of the GBDT benchmark: same data, same parameters as the Rust side.
+
+Usage: lgb_bench.py OUT_DIR [NAME]   (NAME = gbdt (default) or wide: reads OUT_DIR/NAME_data.*)"""
 import json
 import os
 import sys
@@ -9,9 +11,10 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 out = sys.argv[1] if len(sys.argv) > 1 else "bench/out"
-meta = json.load(open(os.path.join(out, "gbdt_data.json")))
+name = sys.argv[2] if len(sys.argv) > 2 else "gbdt"
+meta = json.load(open(os.path.join(out, f"{name}_data.json")))
 n, d, n_train = meta["n_rows"], meta["n_cols"], meta["n_train"]
-raw = np.fromfile(os.path.join(out, "gbdt_data.bin"), dtype=np.float64)
+raw = np.fromfile(os.path.join(out, f"{name}_data.bin"), dtype=np.float64)
 X = raw[: n * d].reshape(d, n).T.copy()
 y = raw[n * d :]
 cats = [int(c) for c in meta["categorical"]]
@@ -37,6 +40,7 @@ raw_te = booster.predict(Xte[:n_shap], raw_score=True, num_threads=2)
 assert np.allclose(contrib.sum(axis=1), raw_te, atol=1e-6)
 res = {
     "side": "lightgbm " + lgb.__version__,
+    "data": name,
     "bin_seconds": round(t1 - t0, 3),
     "train_seconds": round(t2 - t1, 3),
     "total_fit_seconds": round(t2 - t0, 3),

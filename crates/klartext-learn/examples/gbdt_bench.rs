@@ -1,5 +1,13 @@
-//! Rust side of the GBDT benchmark (see bench/learn/run.sh): trains on the shared
-//! 1,000,000 x 30 file and prints fit time, test AUC, predict and TreeSHAP rows/s.
+//! Rust side of the GBDT benchmark (see bench/learn/run.sh): trains on a data set
+//! written by bench/learn/gen_data.py (`--data=gbdt`, 1,000,000 x 30, the default) or
+//! gen_wide.py (`--data=wide`, 500,000 x 200) and prints fit time, test AUC, predict
+//! and TreeSHAP rows/s.
+//!
+//! For profiling: `--fit-only` skips predict and TreeSHAP, `--rows=N` trains on the
+//! first N training rows, `--trees=N` sets the round count. `model_fnv` (a hash of
+//! the model bytes) tells whether a speed change left the trained model unchanged.
+//! `--quant` trains with quantised gradients (`--quant-bins=N` levels, `--renew`
+//! for leaf values from the exact gradients).
 
 use std::time::Instant;
 
@@ -8,16 +16,29 @@ use klartext_learn::gbdt::{GbdtModel, GbdtParams};
 use klartext_learn::metrics::roc_auc;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::env::args()
-        .skip(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let dir = args
+        .iter()
         .find(|a| !a.starts_with("--"))
+        .cloned()
         .unwrap_or_else(|| "bench/out".into());
+    let flag = |name: &str| -> Option<usize> {
+        args.iter()
+            .find_map(|a| a.strip_prefix(&format!("--{name}=")))
+            .map(|v| v.parse().expect("a whole number"))
+    };
+    let fit_only = args.iter().any(|a| a == "--fit-only");
+    let name = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--data="))
+        .unwrap_or("gbdt");
     let meta: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(format!("{dir}/gbdt_data.json"))?)?;
+        serde_json::from_slice(&std::fs::read(format!("{dir}/{name}_data.json"))?)?;
     let n = meta["n_rows"].as_u64().ok_or("n_rows")? as usize;
     let d = meta["n_cols"].as_u64().ok_or("n_cols")? as usize;
-    let n_train = meta["n_train"].as_u64().ok_or("n_train")? as usize;
-    let bytes = std::fs::read(format!("{dir}/gbdt_data.bin"))?;
+    let n_train_all = meta["n_train"].as_u64().ok_or("n_train")? as usize;
+    let n_train = flag("rows").map_or(n_train_all, |r| r.min(n_train_all));
+    let bytes = std::fs::read(format!("{dir}/{name}_data.bin"))?;
     let vals: Vec<f64> = bytes
         .chunks_exact(8)
         .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
@@ -36,23 +57,45 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let train = Features::new((0..d).map(|j| col(j, 0, n_train)).collect())?;
-    let test = Features::new((0..d).map(|j| col(j, n_train, n)).collect())?;
+    let test = Features::new((0..d).map(|j| col(j, n_train_all, n)).collect())?;
     let y = &vals[d * n..];
-    let (ytr, yte) = (&y[..n_train], &y[n_train..]);
+    let (ytr, yte) = (&y[..n_train], &y[n_train_all..]);
 
     let cfg = GbdtParams {
-        num_iterations: 100,
+        num_iterations: flag("trees").unwrap_or(100),
         num_leaves: 31,
         learning_rate: 0.1,
         max_bin: 255,
         min_data_in_leaf: 20,
         seed: 1,
+        use_quantized_grad: args.iter().any(|a| a == "--quant"),
+        num_grad_quant_bins: flag("quant-bins").unwrap_or(4),
+        quant_train_renew_leaf: args.iter().any(|a| a == "--renew"),
         ..Default::default()
     }
     .check()?;
     let t0 = Instant::now();
     let model = GbdtModel::fit(&cfg, Task::BinaryClassification, &train, ytr)?;
     let fit_s = t0.elapsed().as_secs_f64();
+    let bytes = klartext_learn::model::Model::Gbdt(model.clone()).to_bytes();
+    let fnv = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    if fit_only {
+        println!(
+            "{}",
+            serde_json::json!({
+                "side": "klartext-learn",
+                "data": name,
+                "quantized": cfg.params().use_quantized_grad,
+                "threads": rayon::current_num_threads(),
+                "train_rows": n_train,
+                "total_fit_seconds": (fit_s * 1000.0).round() / 1000.0,
+                "model_fnv": format!("{fnv:016x}"),
+            })
+        );
+        return Ok(());
+    }
 
     let t1 = Instant::now();
     let raw = model.predict_raw_batch(&test)?;
@@ -89,6 +132,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{}",
         serde_json::json!({
             "side": "klartext-learn",
+            "data": name,
+            "quantized": cfg.params().use_quantized_grad,
             "threads": rayon::current_num_threads(),
             "total_fit_seconds": (fit_s * 1000.0).round() / 1000.0,
             "test_auc": (auc * 1e5).round() / 1e5,
@@ -97,6 +142,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "trees": model.ensemble.n_trees(),
             "mean_leaf_depth": (mean_depth * 100.0).round() / 100.0,
             "shap_max_sum_error": worst,
+            "model_fnv": format!("{fnv:016x}"),
         })
     );
     Ok(())

@@ -32,6 +32,72 @@ fn gbdt_bytes() -> Vec<u8> {
     Model::Gbdt(GbdtModel::fit(&cfg, Task::BinaryClassification, &x, &y).unwrap()).to_bytes()
 }
 
+/// The `mixed` data plus one-hot columns, which are bundled into one histogram
+/// group (their most frequent bin is derived, not summed).
+fn gbdt_bundled_bytes() -> Vec<u8> {
+    let (x, y) = common::mixed(40_000, 3, 5, true, 31);
+    let mut cols = x.columns.clone();
+    let mut rng = klartext_learn::rng::SplitMix64::new(77);
+    let codes: Vec<usize> = (0..x.n_rows).map(|_| rng.below(10)).collect();
+    for l in 1..10 {
+        let v = codes.iter().map(|&c| f64::from(u8::from(c == l))).collect();
+        cols.push(klartext_learn::FeatureColumn::numeric(format!("oh{l}"), v));
+    }
+    let x = klartext_learn::Features::new(cols).unwrap();
+    let cfg = GbdtParams {
+        num_iterations: 6,
+        num_leaves: 15,
+        seed: 5,
+        ..Default::default()
+    }
+    .check()
+    .unwrap();
+    Model::Gbdt(GbdtModel::fit(&cfg, Task::BinaryClassification, &x, &y).unwrap()).to_bytes()
+}
+
+/// Quantised training: integer histograms, stochastic rounding from a
+/// counter-based hash; bagging and feature fraction on, renewed leaf values.
+fn gbdt_quantised_bytes() -> Vec<u8> {
+    let (x, y) = common::mixed(90_000, 4, 9, true, 21);
+    let cfg = GbdtParams {
+        num_iterations: 8,
+        num_leaves: 15,
+        bagging_fraction: 0.8,
+        feature_fraction: 0.75,
+        use_quantized_grad: true,
+        quant_train_renew_leaf: true,
+        seed: 3,
+        ..Default::default()
+    }
+    .check()
+    .unwrap();
+    Model::Gbdt(GbdtModel::fit(&cfg, Task::BinaryClassification, &x, &y).unwrap()).to_bytes()
+}
+
+#[test]
+fn gbdt_quantised_same_bytes_across_thread_counts() {
+    let a = in_pool(1, gbdt_quantised_bytes);
+    assert!(
+        a == in_pool(2, gbdt_quantised_bytes),
+        "1 vs 2 threads differ"
+    );
+    assert!(
+        a == in_pool(3, gbdt_quantised_bytes),
+        "1 vs 3 threads differ"
+    );
+    assert!(
+        a != in_pool(2, gbdt_bytes),
+        "quantised equals plain training"
+    );
+}
+
+#[test]
+fn gbdt_with_bundled_columns_same_bytes_across_thread_counts() {
+    let a = in_pool(1, gbdt_bundled_bytes);
+    assert!(a == in_pool(2, gbdt_bundled_bytes), "1 vs 2 threads differ");
+    assert!(a == in_pool(3, gbdt_bundled_bytes), "1 vs 3 threads differ");
+}
+
 fn linear_bytes() -> Vec<u8> {
     let (x, y) = common::mixed(20_000, 3, 5, true, 4);
     let cfg = LinearParams::default().check().unwrap();

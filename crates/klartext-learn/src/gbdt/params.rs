@@ -47,7 +47,31 @@ pub struct GbdtParams {
     /// Rows sampled to find bin boundaries.
     pub bin_construct_sample_cnt: usize,
     pub seed: u64,
+    /// Quantised training (LightGBM 4): gradients and hessians are rounded
+    /// stochastically to a few integer levels each round, and histograms sum
+    /// integers. Off by default; see the crate STATUS for its speed and accuracy.
+    #[serde(skip_serializing_if = "is_false")]
+    pub use_quantized_grad: bool,
+    /// Gradient levels for quantised training (hessians get twice as many steps).
+    #[serde(skip_serializing_if = "is_default_quant_bins")]
+    pub num_grad_quant_bins: usize,
+    /// With quantised training, compute leaf values from the exact gradients.
+    #[serde(skip_serializing_if = "is_false")]
+    pub quant_train_renew_leaf: bool,
 }
+
+// Fields added after the first model format are left out of the serialised
+// parameters while they hold their defaults, so models trained without them
+// keep their exact bytes.
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_default_quant_bins(b: &usize) -> bool {
+    *b == DEFAULT_QUANT_BINS
+}
+
+const DEFAULT_QUANT_BINS: usize = 4;
 
 impl Default for GbdtParams {
     fn default() -> Self {
@@ -72,6 +96,9 @@ impl Default for GbdtParams {
             min_data_per_group: 100,
             bin_construct_sample_cnt: 200_000,
             seed: 0,
+            use_quantized_grad: false,
+            num_grad_quant_bins: DEFAULT_QUANT_BINS,
+            quant_train_renew_leaf: false,
         }
     }
 }
@@ -205,6 +232,13 @@ impl GbdtParams {
                 "an integer >= 2",
             ));
         }
+        if !(2..=64).contains(&p.num_grad_quant_bins) || p.num_grad_quant_bins % 2 != 0 {
+            return Err(LearnError::invalid_param(
+                "num_grad_quant_bins",
+                p.num_grad_quant_bins,
+                "an even integer in [2, 64]",
+            ));
+        }
         Ok(GbdtConfig { params: self })
     }
 }
@@ -298,6 +332,13 @@ mod tests {
                 },
                 "early_stopping_rounds",
             ),
+            (
+                GbdtParams {
+                    num_grad_quant_bins: 3,
+                    ..Default::default()
+                },
+                "num_grad_quant_bins",
+            ),
         ];
         for (p, name) in cases {
             match p.check() {
@@ -305,5 +346,24 @@ mod tests {
                 other => panic!("expected InvalidParameter for {name}, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn quantisation_fields_are_serialised_only_when_set() {
+        // Models trained without the newer fields keep their exact bytes.
+        let plain = serde_json::to_string(&GbdtParams::default()).unwrap();
+        assert!(!plain.contains("quant"), "{plain}");
+        let back: GbdtParams = serde_json::from_str(&plain).unwrap();
+        assert_eq!(back, GbdtParams::default());
+        let q = GbdtParams {
+            use_quantized_grad: true,
+            num_grad_quant_bins: 8,
+            ..Default::default()
+        };
+        let s = serde_json::to_string(&q).unwrap();
+        assert!(
+            s.contains("\"use_quantized_grad\":true") && s.contains("\"num_grad_quant_bins\":8")
+        );
+        assert_eq!(serde_json::from_str::<GbdtParams>(&s).unwrap(), q);
     }
 }

@@ -32,6 +32,203 @@ pub(crate) struct BinStat {
     h: f64,
 }
 
+/// A histogram entry that accumulates per-row gradient pairs of type `Row`.
+trait Entry: Copy + Default + Send + Sync {
+    type Row: Copy + Default + Send + Sync;
+    fn add_row(&mut self, r: Self::Row);
+}
+
+/// A histogram entry of a leaf: f64 sums ([`BinStat`]) or quantised integer
+/// sums ([`QStat`]). Tree growing is written once for both.
+trait Stat: Entry {
+    fn add(&mut self, o: Self);
+    fn sub(&mut self, o: Self);
+    fn total(gh: &[Self::Row], rows: &[u32]) -> Self;
+    fn to_f64(self, sc: Scale) -> BinStat;
+    /// `hist` as f64 sums: itself, or converted into `buf`.
+    fn view<'a>(hist: &'a [Self], sc: Scale, buf: &'a mut Vec<BinStat>) -> &'a [BinStat];
+    /// The histogram of `rows`.
+    fn build(bd: &BinnedData, gh: &[Self::Row], rows: &[u32], pools: &Pools<Self>) -> Vec<Self>;
+}
+
+impl Entry for BinStat {
+    type Row = BinStat;
+    #[inline(always)]
+    fn add_row(&mut self, r: BinStat) {
+        self.g += r.g;
+        self.h += r.h;
+    }
+}
+
+impl Stat for BinStat {
+    #[inline(always)]
+    fn add(&mut self, o: Self) {
+        self.g += o.g;
+        self.h += o.h;
+    }
+    #[inline(always)]
+    fn sub(&mut self, o: Self) {
+        self.g -= o.g;
+        self.h -= o.h;
+    }
+    fn total(gh: &[BinStat], rows: &[u32]) -> Self {
+        let mut t = BinStat::default();
+        for &r in rows {
+            t.add(gh[r as usize]);
+        }
+        t
+    }
+    #[inline(always)]
+    fn to_f64(self, _: Scale) -> BinStat {
+        self
+    }
+    fn view<'a>(hist: &'a [Self], _: Scale, _: &'a mut Vec<BinStat>) -> &'a [BinStat] {
+        hist
+    }
+    fn build(bd: &BinnedData, gh: &[BinStat], rows: &[u32], pools: &Pools<Self>) -> Vec<Self> {
+        build_hist_f64(bd, gh, rows, pools)
+    }
+}
+
+/// One row's quantised gradient and hessian (LightGBM 4's
+/// `use_quantized_grad`): small integers packed in an i32, the gradient in the
+/// high 16 bits and the non-negative hessian in the low 16. The same packing
+/// serves as a histogram entry for up to [`narrow_rows`] rows: one integer add
+/// per bin, 4-byte entries (a 30-feature histogram fits in L1), and exact sums.
+#[derive(Debug, Clone, Copy, Default)]
+struct QRow(i32);
+
+impl QRow {
+    fn new(g: i32, h: i32) -> QRow {
+        QRow((g << 16) + h)
+    }
+    #[inline(always)]
+    fn parts(self) -> (i64, i64) {
+        let h = self.0 & 0xFFFF;
+        (i64::from((self.0 - h) >> 16), i64::from(h))
+    }
+}
+
+impl Entry for QRow {
+    type Row = QRow;
+    #[inline(always)]
+    fn add_row(&mut self, r: QRow) {
+        self.0 = self.0.wrapping_add(r.0);
+    }
+}
+
+/// Quantised sums of a leaf histogram: gradient in the high 32 bits of an
+/// i64, hessian in the low 32; exact (so summation order does not matter)
+/// while rows x bins < 2^31, which `train` checks.
+#[derive(Debug, Clone, Copy, Default)]
+struct QStat(i64);
+
+impl QStat {
+    #[inline(always)]
+    fn new(g: i64, h: i64) -> QStat {
+        QStat((g << 32) + h)
+    }
+    #[inline(always)]
+    fn parts(self) -> (i64, i64) {
+        let h = self.0 & 0xFFFF_FFFF;
+        ((self.0 - h) >> 32, h)
+    }
+}
+
+impl Entry for QStat {
+    type Row = QRow;
+    #[inline(always)]
+    fn add_row(&mut self, r: QRow) {
+        let (g, h) = r.parts();
+        self.add(QStat::new(g, h));
+    }
+}
+
+impl Stat for QStat {
+    #[inline(always)]
+    fn add(&mut self, o: Self) {
+        self.0 = self.0.wrapping_add(o.0);
+    }
+    #[inline(always)]
+    fn sub(&mut self, o: Self) {
+        self.0 = self.0.wrapping_sub(o.0);
+    }
+    fn total(gh: &[QRow], rows: &[u32]) -> Self {
+        let mut t = QStat::default();
+        for &r in rows {
+            t.add_row(gh[r as usize]);
+        }
+        t
+    }
+    #[inline(always)]
+    fn to_f64(self, sc: Scale) -> BinStat {
+        let (g, h) = self.parts();
+        BinStat {
+            g: g as f64 * sc.g,
+            h: h as f64 * sc.h,
+        }
+    }
+    fn view<'a>(hist: &'a [Self], sc: Scale, buf: &'a mut Vec<BinStat>) -> &'a [BinStat] {
+        buf.clear();
+        buf.extend(hist.iter().map(|q| q.to_f64(sc)));
+        buf
+    }
+    fn build(bd: &BinnedData, gh: &[QRow], rows: &[u32], pools: &Pools<Self>) -> Vec<Self> {
+        build_hist_quant(bd, gh, rows, pools)
+    }
+}
+
+/// What one quantisation step is worth in gradient and hessian units (1 for
+/// f64 histograms).
+#[derive(Debug, Clone, Copy)]
+struct Scale {
+    g: f64,
+    h: f64,
+}
+
+const UNIT: Scale = Scale { g: 1.0, h: 1.0 };
+
+/// Quantises gradients to integers in `-bins/2..=bins/2` and hessians to
+/// `0..=bins` with stochastic rounding (unbiased: `floor(x + u)`, `u` uniform),
+/// as LightGBM does. The uniforms come from a counter-based hash of (seed,
+/// round, row), so the result does not depend on how rows are split between
+/// threads.
+fn quantize(gh: &[BinStat], out: &mut [QRow], bins: usize, seed: u64, round: usize) -> Scale {
+    let (mg, mh) = gh
+        .par_chunks(8192)
+        .map(|c| {
+            c.iter()
+                .fold((0.0f64, 0.0f64), |(a, b), s| (a.max(s.g.abs()), b.max(s.h)))
+        })
+        .reduce(|| (0.0, 0.0), |a, b| (a.0.max(b.0), a.1.max(b.1)));
+    let half = (bins / 2) as f64;
+    let sc = Scale {
+        g: if mg > 0.0 { mg / half } else { 1.0 },
+        h: if mh > 0.0 { mh / bins as f64 } else { 1.0 },
+    };
+    let key = SplitMix64::derive(seed, 0x0A27 ^ ((round as u64) << 20)).next_u64();
+    let (ig, ih) = (1.0 / sc.g, 1.0 / sc.h);
+    out.par_chunks_mut(8192)
+        .zip(gh.par_chunks(8192))
+        .enumerate()
+        .for_each(|(c, (o, s))| {
+            for (k, (o, s)) in o.iter_mut().zip(s).enumerate() {
+                let u = SplitMix64::new(key ^ (c * 8192 + k) as u64).next_u64();
+                let ug = (u >> 40) as f64 / (1u64 << 24) as f64;
+                let uh = (u & 0xFF_FFFF) as f64 / (1u64 << 24) as f64;
+                // Clamped as floats (branch-free: the rounding is random, so
+                // integer clamps would mispredict), then floor(v) as the
+                // truncation of v + 64 > 0 (`f64::floor` is a libm call on
+                // baseline x86-64).
+                let fl = |v: f64| (v + 64.0) as i64 - 64;
+                let g = fl((s.g * ig + ug).max(-half).min(half)) as i32;
+                let h = fl((s.h * ih + uh).max(0.0).min(bins as f64)) as i32;
+                *o = QRow::new(g, h);
+            }
+        });
+    sc
+}
+
 /// What training reports besides the ensemble.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct TrainOutput {
@@ -60,7 +257,7 @@ struct Split {
     kind: SplitKind,
 }
 
-struct Leaf {
+struct Leaf<T> {
     node: usize,
     begin: usize,
     end: usize,
@@ -68,8 +265,22 @@ struct Leaf {
     g: f64,
     h: f64,
     c: u32,
-    hist: Option<Vec<FeatureHist>>,
+    hist: Option<Hist<T>>,
     best: Option<Split>,
+}
+
+/// `f64::round` without the libm call it is on baseline x86-64, for the
+/// values that matter here (non-negative; negatives only need to stay <= 0;
+/// values past 2^63 only need to saturate a `u32`): `x - trunc(x)` is exact
+/// below 2^52 and 0 above, where `x` is an integer.
+#[inline]
+fn round_half_away(x: f64) -> f64 {
+    let t = (x as i64) as f64;
+    if x - t >= 0.5 {
+        t + 1.0
+    } else {
+        t
+    }
 }
 
 #[inline]
@@ -99,7 +310,14 @@ pub(crate) fn train(
     };
     let mut ens = TreeEnsemble::new(nf, init);
     let mut score = vec![init; n];
-    let mut gh = vec![[0.0f64; 2]; n];
+    let mut gh = vec![BinStat::default(); n];
+    // Quantised training packs gradient sums into 32 bits: it needs
+    // rows x bins < 2^31 (else the f64 path is used).
+    let quantized = p.use_quantized_grad
+        && (n as u64).saturating_mul(p.num_grad_quant_bins as u64) < (1u64 << 31);
+    let mut qgh = vec![QRow::default(); if quantized { n } else { 0 }];
+    let fpools: Pools<BinStat> = Pools::new(1);
+    let qpools: Pools<QStat> = Pools::new(p.num_grad_quant_bins);
     let mut valid_score = valid.map(|(vx, _)| vec![init; vx.n_rows]);
     let mut valid_loss = Vec::new();
     let mut feature_gain = vec![0.0; nf];
@@ -107,6 +325,7 @@ pub(crate) fn train(
     let mut feat_rng = SplitMix64::derive(p.seed, 0xFEA);
     let mut indices: Vec<u32> = Vec::with_capacity(n);
     let mut in_bag = vec![true; n];
+    let mut leaf_of = vec![0u32; n];
     let mut scratch: Vec<u32> = Vec::with_capacity(n);
     let mut best_loss = f64::INFINITY;
     let mut best_iter = 0usize;
@@ -140,7 +359,33 @@ pub(crate) fn train(
             }
         }
 
-        let grown = grow_tree(p, &bd, &gh, &mut indices, &mut scratch, &allowed);
+        let grown = if quantized {
+            let sc = quantize(&gh, &mut qgh, p.num_grad_quant_bins, p.seed, it);
+            let exact = p.quant_train_renew_leaf.then_some(&gh[..]);
+            grow_tree(
+                p,
+                &bd,
+                &qgh,
+                sc,
+                exact,
+                &qpools,
+                &mut indices,
+                &mut scratch,
+                &allowed,
+            )
+        } else {
+            grow_tree(
+                p,
+                &bd,
+                &gh,
+                UNIT,
+                None,
+                &fpools,
+                &mut indices,
+                &mut scratch,
+                &allowed,
+            )
+        };
         if grown.leaves.len() < 2 {
             // Nothing left to learn under the constraints: stop like LightGBM.
             break;
@@ -148,27 +393,36 @@ pub(crate) fn train(
         for (f, g) in grown.gains {
             feature_gain[f] += g;
         }
-        for &(begin, end, node) in &grown.leaves {
-            let v = grown.nodes[node].value;
+        // Scores: mark each in-bag row with its leaf (byte-sized scattered
+        // writes into an array that stays in cache), then add the leaf values
+        // in one parallel pass in row order; out-of-bag rows were not
+        // partitioned and are routed through the tree.
+        let values: Vec<f64> = grown
+            .leaves
+            .iter()
+            .map(|&(_, _, node)| grown.nodes[node].value)
+            .collect();
+        for (li, &(begin, end, _)) in grown.leaves.iter().enumerate() {
             for &r in &indices[begin..end] {
-                score[r as usize] += v;
+                leaf_of[r as usize] = li as u32;
             }
         }
         ens.push_tree(grown.nodes, &grown.cat_bits);
         let t = ens.n_trees() - 1;
-        if p.bagging_fraction < 1.0 {
-            // Out-of-bag rows were not partitioned: route them through the tree.
-            let ens_ref = &ens;
-            score
-                .par_iter_mut()
-                .zip(in_bag.par_iter())
-                .enumerate()
-                .for_each(|(r, (s, &b))| {
-                    if !b {
-                        *s += ens_ref.tree_value_at(t, x, r);
-                    }
-                });
-        }
+        let ens_ref = &ens;
+        score
+            .par_chunks_mut(8192)
+            .zip(leaf_of.par_chunks(8192).zip(in_bag.par_chunks(8192)))
+            .enumerate()
+            .for_each(|(c, (s, (l, b)))| {
+                for (k, ((s, &l), &b)) in s.iter_mut().zip(l).zip(b).enumerate() {
+                    *s += if b {
+                        values[l as usize]
+                    } else {
+                        ens_ref.tree_value_at(t, x, c * 8192 + k)
+                    };
+                }
+            });
 
         if let (Some((vx, vy)), Some(vs)) = (valid, valid_score.as_mut()) {
             let ens_ref = &ens;
@@ -219,7 +473,7 @@ pub(crate) fn mean_loss(task: Task, y: &[f64], raw: &[f64]) -> f64 {
     s / y.len() as f64
 }
 
-fn compute_gradients(task: Task, y: &[f64], score: &[f64], gh: &mut [[f64; 2]]) {
+fn compute_gradients(task: Task, y: &[f64], score: &[f64], gh: &mut [BinStat]) {
     gh.par_chunks_mut(8192)
         .zip(score.par_chunks(8192).zip(y.par_chunks(8192)))
         .for_each(|(g, (s, y))| {
@@ -227,85 +481,350 @@ fn compute_gradients(task: Task, y: &[f64], score: &[f64], gh: &mut [[f64; 2]]) 
                 *g = match task {
                     Task::BinaryClassification => {
                         let p = 1.0 / (1.0 + (-s).exp());
-                        [p - y, (p * (1.0 - p)).max(1e-16)]
+                        BinStat {
+                            g: p - y,
+                            h: (p * (1.0 - p)).max(1e-16),
+                        }
                     }
-                    Task::Regression => [s - y, 1.0],
+                    Task::Regression => BinStat { g: s - y, h: 1.0 },
                 };
             }
         });
 }
 
-/// One feature's histogram. A fixed 256-entry array per feature lets a u8 bin
-/// index it without bounds checks in the hot loop.
-pub(crate) type FeatureHist = [BinStat; 256];
+/// A leaf's histogram: the groups' bins one after another (see
+/// [`BinnedData`]), so its size follows the data's bins rather than 256 per
+/// feature.
+type Hist<T> = Vec<T>;
 
-/// Row-wise accumulation: each row's bins share a cache line, so a sparse row
-/// subset costs one or two line fetches per row. The rows `AHEAD` positions on
-/// are touched early so their cache misses overlap with the current row's work.
-fn accumulate(bd: &BinnedData, gh: &[[f64; 2]], rows: &[u32], f0: usize, hist: &mut [FeatureHist]) {
-    const AHEAD: usize = 16;
-    let nf = bd.n_features;
-    let f1 = f0 + hist.len();
-    let mut touch = 0u64;
-    for (i, &r) in rows.iter().enumerate() {
-        if let Some(&ra) = rows.get(i + AHEAD) {
-            let ra = ra as usize;
-            touch = touch
-                .wrapping_add(u64::from(bd.bins[ra * nf]) + u64::from(bd.bins[ra * nf + nf - 1]))
-                ^ gh[ra][0].to_bits();
-        }
-        let r = r as usize;
-        let [g, h] = gh[r];
-        let row = &bd.bins[r * nf + f0..r * nf + f1];
-        for (fh, &b) in hist.iter_mut().zip(row) {
-            let e = &mut fh[b as usize];
-            e.g += g;
-            e.h += h;
-        }
-    }
-    std::hint::black_box(touch);
+/// Reusable buffers. Histograms and gather buffers are allocated for every
+/// node; fresh allocations of this size come from the kernel as new pages
+/// (zeroed on first touch), which cost more than filling a reused buffer.
+struct Pool<T> {
+    free: std::sync::Mutex<Vec<Vec<T>>>,
 }
 
-fn add_into(out: &mut [FeatureHist], part: &[FeatureHist]) {
-    for (o, s) in out.as_flattened_mut().iter_mut().zip(part.as_flattened()) {
-        o.g += s.g;
-        o.h += s.h;
+impl<T: Copy> Pool<T> {
+    fn new() -> Self {
+        Pool {
+            free: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A buffer of `len` copies of `fill`.
+    fn take(&self, len: usize, fill: T) -> Vec<T> {
+        let mut v = self
+            .free
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop()
+            .unwrap_or_default();
+        v.clear();
+        v.resize(len, fill);
+        v
+    }
+
+    fn give(&self, v: Vec<T>) {
+        self.free
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(v);
+    }
+}
+
+/// The buffer pools of one training run.
+struct Pools<T: Entry> {
+    hist: Pool<T>,
+    bins: Pool<u8>,
+    gh: Pool<T::Row>,
+    narrow: Pool<QRow>,
+    /// Quantisation levels (bounds the rows of a narrow histogram).
+    quant_bins: usize,
+}
+
+impl<T: Entry> Pools<T> {
+    fn new(quant_bins: usize) -> Self {
+        Pools {
+            hist: Pool::new(),
+            bins: Pool::new(),
+            gh: Pool::new(),
+            narrow: Pool::new(),
+            quant_bins,
+        }
+    }
+}
+
+/// Row-wise accumulation of groups `g0..g0 + hist`'s groups into `hist` (which
+/// starts at group `g0`'s first bin). A leaf's rows are scattered over the
+/// training matrix, and a loop that adds a few dozen histogram entries per row
+/// keeps only a row or two in flight, so each row waited for its own cache
+/// misses. Rows are therefore first gathered, a batch at a time, into small
+/// contiguous buffers (a tight copy loop with many misses in flight), then
+/// accumulated from there. Rows that are already contiguous are read in place.
+fn accumulate<T: Entry>(
+    bd: &BinnedData,
+    gh: &[T::Row],
+    rows: &[u32],
+    g0: usize,
+    g1: usize,
+    hist: &mut [T],
+) {
+    let ng = bd.n_groups;
+    let contiguous = rows
+        .first()
+        .zip(rows.last())
+        .is_some_and(|(&a, &b)| (b - a) as usize + 1 == rows.len());
+    if contiguous {
+        let r0 = rows[0] as usize;
+        let bins = &bd.bins[r0 * ng..(r0 + rows.len()) * ng];
+        accumulate_block(bd, bins, &gh[r0..r0 + rows.len()], g0, g1, hist);
+        return;
+    }
+    let mut bbuf = vec![0u8; GATHER * ng];
+    let mut gbuf = [T::Row::default(); GATHER];
+    for batch in rows.chunks(GATHER) {
+        let k = batch.len();
+        gather(bd, gh, batch, &mut bbuf[..k * ng], &mut gbuf[..k]);
+        accumulate_block(bd, &bbuf[..k * ng], &gbuf[..k], g0, g1, hist);
+    }
+}
+
+/// Copies the group bins and gradients of `rows` into contiguous buffers.
+fn gather<R: Copy>(bd: &BinnedData, gh: &[R], rows: &[u32], bins: &mut [u8], g: &mut [R]) {
+    let ng = bd.n_groups;
+    for ((dst, g), &r) in bins.chunks_exact_mut(ng).zip(g.iter_mut()).zip(rows) {
+        let r = r as usize;
+        dst.copy_from_slice(&bd.bins[r * ng..(r + 1) * ng]);
+        *g = gh[r];
+    }
+}
+
+/// Accumulates groups `g0..g1` of contiguous rows (`bins`: `n_groups` bytes a
+/// row) into `hist`, which starts at group `g0`'s first bin.
+fn accumulate_block<T: Entry>(
+    bd: &BinnedData,
+    bins: &[u8],
+    gh: &[T::Row],
+    g0: usize,
+    g1: usize,
+    hist: &mut [T],
+) {
+    let ng = bd.n_groups;
+    // Two rows per pass over the groups: the loop overhead and the offset
+    // loads are shared, and each bin still receives its rows in row order.
+    let pairs = bins.len() / (2 * ng);
+    let (paired, rest) = bins.split_at(pairs * 2 * ng);
+    let row_pairs = paired
+        .chunks_exact(2 * ng)
+        .map(|p| (&p[g0..g1], &p[ng + g0..ng + g1]));
+    let gh_pairs = gh.chunks_exact(2).map(|q| (q[0], q[1]));
+    let last = rest.get(g0..g1).map(|row| (row, gh[gh.len() - 1]));
+    if bd.strided {
+        for ((ra, rb), (qa, qb)) in row_pairs.zip(gh_pairs) {
+            for ((fh, &a), &b) in hist.chunks_exact_mut(256).zip(ra).zip(rb) {
+                fh[a as usize].add_row(qa);
+                fh[b as usize].add_row(qb);
+            }
+        }
+        if let Some((row, q)) = last {
+            for (fh, &b) in hist.chunks_exact_mut(256).zip(row) {
+                fh[b as usize].add_row(q);
+            }
+        }
+    } else {
+        let base = bd.groups[g0].offset;
+        let offs: Vec<usize> = bd.groups[g0..g1].iter().map(|g| g.offset - base).collect();
+        for ((ra, rb), (qa, qb)) in row_pairs.zip(gh_pairs) {
+            for ((&o, &a), &b) in offs.iter().zip(ra).zip(rb) {
+                hist[o + a as usize].add_row(qa);
+                hist[o + b as usize].add_row(qb);
+            }
+        }
+        if let Some((row, q)) = last {
+            for (&o, &b) in offs.iter().zip(row) {
+                hist[o + b as usize].add_row(q);
+            }
+        }
+    }
+}
+
+/// Rows to gather before accumulating them: the buffers stay in L1/L2.
+const GATHER: usize = 256;
+
+fn add_into<T: Stat>(out: &mut [T], part: &[T]) {
+    for (o, &s) in out.iter_mut().zip(part) {
+        o.add(s);
     }
 }
 
 /// Histogram of `rows`, built row-wise (one or two cache lines per row, which
 /// suits the sparse row subsets of deeper nodes). Nodes up to `HIST_CHUNK` rows
-/// split the features between two tasks; larger ones are cut into fixed-size row
+/// split the groups between two tasks; larger ones are cut into fixed-size row
 /// chunks added in chunk order. Neither depends on the thread count.
-fn build_hist(bd: &BinnedData, gh: &[[f64; 2]], rows: &[u32]) -> Vec<FeatureHist> {
-    let empty = || vec![[BinStat::default(); 256]; bd.n_features];
-    let mut out = empty();
+fn build_hist_f64(
+    bd: &BinnedData,
+    gh: &[BinStat],
+    rows: &[u32],
+    pools: &Pools<BinStat>,
+) -> Hist<BinStat> {
+    type T = BinStat;
+    let ng = bd.n_groups;
+    let mut out = pools.hist.take(bd.total_bins, T::default());
     if rows.len() <= HIST_CHUNK {
-        if rows.len() < SMALL_NODE || out.len() < 2 {
-            accumulate(bd, gh, rows, 0, &mut out);
+        if rows.len() < SMALL_NODE || ng < 2 {
+            accumulate(bd, gh, rows, 0, ng, &mut out);
         } else {
-            // Both threads read every row, each for half of the features.
-            let half = out.len() / 2;
-            let (a, b) = out.split_at_mut(half);
+            // Gather the node's rows once (two tasks, half the rows each), then
+            // each task accumulates half of the groups from the contiguous copy.
+            let k = rows.len();
+            let mut bins = pools.bins.take(k * ng, 0);
+            let mut g = pools.gh.take(k, BinStat::default());
+            let mid = k / 2;
+            let (b0, b1) = bins.split_at_mut(mid * ng);
+            let (h0, h1) = g.split_at_mut(mid);
             rayon::join(
-                || accumulate(bd, gh, rows, 0, a),
-                || accumulate(bd, gh, rows, half, b),
+                || gather(bd, gh, &rows[..mid], b0, h0),
+                || gather(bd, gh, &rows[mid..], b1, h1),
             );
+            let half = ng / 2;
+            let (a, b) = out.split_at_mut(bd.groups[half].offset);
+            rayon::join(
+                || accumulate_block(bd, &bins, &g, 0, half, a),
+                || accumulate_block(bd, &bins, &g, half, ng, b),
+            );
+            pools.bins.give(bins);
+            pools.gh.give(g);
         }
         return out;
     }
-    let parts: Vec<Vec<FeatureHist>> = rows
+    let parts: Vec<Hist<T>> = rows
         .par_chunks(HIST_CHUNK)
         .map(|chunk| {
-            let mut h = empty();
-            accumulate(bd, gh, chunk, 0, &mut h);
+            let mut h = pools.hist.take(bd.total_bins, T::default());
+            accumulate(bd, gh, chunk, 0, ng, &mut h);
             h
         })
         .collect();
-    for part in &parts {
-        add_into(&mut out, part);
+    for part in parts {
+        add_into(&mut out, &part);
+        pools.hist.give(part);
     }
     out
+}
+
+/// Most rows whose quantised sums fit the 16-bit halves of a [`QRow`].
+fn narrow_rows(bins: usize) -> usize {
+    (65_535 / bins).min(8_192)
+}
+
+/// Quantised histogram of `rows`: row chunks of at most [`narrow_rows`] are
+/// accumulated into a small 4-byte-entry histogram (cache-resident), then
+/// widened into the leaf's i64 histogram. Integer sums are exact, so chunks
+/// may be combined in any order and the thread count cannot change a bit.
+fn build_hist_quant(
+    bd: &BinnedData,
+    gh: &[QRow],
+    rows: &[u32],
+    pools: &Pools<QStat>,
+) -> Hist<QStat> {
+    let (ng, nb) = (bd.n_groups, bd.total_bins);
+    let chunk = narrow_rows(pools.quant_bins).max(1);
+    let one = |rows: &[u32], out: &mut [QStat], narrow: &mut Vec<QRow>| {
+        narrow.clear();
+        narrow.resize(nb, QRow::default());
+        accumulate(bd, gh, rows, 0, ng, narrow);
+        for (o, q) in out.iter_mut().zip(narrow.iter()) {
+            let (g, h) = q.parts();
+            o.add(QStat::new(g, h));
+        }
+    };
+    let mut out = pools.hist.take(nb, QStat::default());
+    if rows.len() < SMALL_NODE {
+        let mut narrow = pools.narrow.take(nb, QRow::default());
+        for c in rows.chunks(chunk) {
+            one(c, &mut out, &mut narrow);
+        }
+        pools.narrow.give(narrow);
+        return out;
+    }
+    // Half the rows per task at least, so mid-sized nodes use both threads.
+    let size = chunk.min(rows.len().div_ceil(2));
+    let parts = rows
+        .par_chunks(size)
+        .fold(
+            || {
+                (
+                    pools.hist.take(nb, QStat::default()),
+                    pools.narrow.take(nb, QRow::default()),
+                )
+            },
+            |(mut w, mut narrow), c| {
+                one(c, &mut w, &mut narrow);
+                (w, narrow)
+            },
+        )
+        .map(|(w, narrow)| {
+            pools.narrow.give(narrow);
+            w
+        })
+        .collect::<Vec<_>>();
+    for part in parts {
+        add_into(&mut out, &part);
+        pools.hist.give(part);
+    }
+    out
+}
+
+/// One feature's bins out of a leaf histogram, as f64 sums: a slice of it (f64
+/// histograms) or a converted copy in `buf`; for a bundled feature the most
+/// frequent bin is put back as the leaf total (`g`, `h`) minus the stored bins.
+fn feature_hist<'a, T: Stat>(
+    bd: &BinnedData,
+    hist: &'a [T],
+    f: usize,
+    g: f64,
+    h: f64,
+    sc: Scale,
+    buf: &'a mut Vec<BinStat>,
+) -> &'a [BinStat] {
+    let slot = bd.slots[f];
+    let nb = bd.mappers[f].n_bins();
+    match slot.default_bin {
+        None => T::view(&hist[slot.offset..slot.offset + nb], sc, buf),
+        Some(d) => {
+            buf.clear();
+            buf.extend(
+                hist[slot.offset..slot.offset + nb - 1]
+                    .iter()
+                    .map(|q| q.to_f64(sc)),
+            );
+            let (mut rg, mut rh) = (g, h);
+            for s in buf.iter() {
+                rg -= s.g;
+                rh -= s.h;
+            }
+            buf.insert(d, BinStat { g: rg, h: rh });
+            buf
+        }
+    }
+}
+
+/// Stable in-place split of `rows`: left rows move to the front (returned count),
+/// right rows go to `tmp` in order. Every row is written to both places and only
+/// the matching cursor moves, so there is no branch on the (unpredictable) side.
+/// Writing `rows[w]` is safe in place because `w` never passes the read position.
+#[inline]
+fn split_branchless(rows: &mut [u32], left_of: impl Fn(u32) -> bool, tmp: &mut [u32]) -> usize {
+    let (mut w, mut k) = (0, 0);
+    for i in 0..rows.len() {
+        let r = rows[i];
+        let go = usize::from(left_of(r));
+        rows[w] = r;
+        tmp[k] = r;
+        w += go;
+        k += 1 - go;
+    }
+    w
 }
 
 /// Stable partition of `rows` by `go_left` on feature `f`'s bin; returns the
@@ -319,33 +838,34 @@ fn partition(
     go_left: &[bool; 256],
     scratch: &mut Vec<u32>,
 ) -> usize {
-    const PART_CHUNK: usize = 65_536;
+    // Any chunk size gives the same stable partition; 16K rows lets mid-sized
+    // nodes use both threads.
+    const PART_CHUNK: usize = 16_384;
     let col = &bd.cols[f][..];
     let left_of = |r: u32| go_left[col[r as usize] as usize];
     if rows.len() <= PART_CHUNK {
         scratch.clear();
-        let mut w = 0;
-        for k in 0..rows.len() {
-            let r = rows[k];
-            if left_of(r) {
-                rows[w] = r;
-                w += 1;
-            } else {
-                scratch.push(r);
-            }
-        }
-        rows[w..].copy_from_slice(scratch);
+        scratch.resize(rows.len(), 0);
+        let w = split_branchless(rows, left_of, scratch);
+        let n_right = rows.len() - w;
+        rows[w..].copy_from_slice(&scratch[..n_right]);
         return w;
     }
-    // Two passes over fixed chunks: count each chunk's left rows, then write every
-    // chunk's rows straight to its final place in `scratch` (no per-chunk buffers).
-    let counts: Vec<usize> = rows
-        .par_chunks(PART_CHUNK)
-        .map(|c| c.iter().filter(|&&r| left_of(r)).count())
-        .collect();
-    let n_left: usize = counts.iter().sum();
+    // Each fixed chunk is partitioned in place (left rows first, then right),
+    // then the chunks' left parts and right parts are stitched in chunk order.
     scratch.clear();
     scratch.resize(rows.len(), 0);
+    let counts: Vec<usize> = rows
+        .par_chunks_mut(PART_CHUNK)
+        .zip(scratch.par_chunks_mut(PART_CHUNK))
+        .map(|(c, t)| {
+            let w = split_branchless(c, left_of, t);
+            let n_right = c.len() - w;
+            c[w..].copy_from_slice(&t[..n_right]);
+            w
+        })
+        .collect();
+    let n_left: usize = counts.iter().sum();
     let (mut lefts, mut rights) = scratch.split_at_mut(n_left);
     let mut dests: Vec<(&mut [u32], &mut [u32])> = Vec::with_capacity(counts.len());
     for (chunk, &cl) in rows.chunks(PART_CHUNK).zip(&counts) {
@@ -358,16 +878,8 @@ fn partition(
     rows.par_chunks(PART_CHUNK)
         .zip(dests.into_par_iter())
         .for_each(|(c, (l, r))| {
-            let (mut i, mut j) = (0, 0);
-            for &x in c {
-                if left_of(x) {
-                    l[i] = x;
-                    i += 1;
-                } else {
-                    r[j] = x;
-                    j += 1;
-                }
-            }
+            l.copy_from_slice(&c[..l.len()]);
+            r.copy_from_slice(&c[l.len()..]);
         });
     rows.copy_from_slice(scratch);
     n_left
@@ -385,27 +897,31 @@ struct LeafCtx<'a> {
     p: &'a GbdtParams,
     bd: &'a BinnedData,
     allowed: &'a [bool],
+    sc: Scale,
 }
 
-fn grow_tree(
+/// Grows one tree on gradients `gh` (f64, or quantised with step sizes `sc`).
+/// With `exact`, leaf values come from these f64 gradients (LightGBM's
+/// `quant_train_renew_leaf`) rather than from the histogram sums.
+#[allow(clippy::too_many_arguments)]
+fn grow_tree<T: Stat>(
     p: &GbdtParams,
     bd: &BinnedData,
-    gh: &[[f64; 2]],
+    gh: &[T::Row],
+    sc: Scale,
+    exact: Option<&[BinStat]>,
+    pools: &Pools<T>,
     indices: &mut [u32],
     scratch: &mut Vec<u32>,
     allowed: &[bool],
 ) -> Grown {
-    let ctx = LeafCtx { p, bd, allowed };
-    let (mut g, mut h) = (0.0, 0.0);
-    for &r in indices.iter() {
-        g += gh[r as usize][0];
-        h += gh[r as usize][1];
-    }
+    let ctx = LeafCtx { p, bd, allowed, sc };
+    let BinStat { g, h } = T::total(gh, indices).to_f64(sc);
     let c = indices.len() as u32;
     let mut nodes = vec![Node::leaf(0.0, c as f64)];
     let mut cat_bits: Vec<u32> = Vec::new();
     let mut gains = Vec::new();
-    let hist = build_hist(bd, gh, indices);
+    let hist = T::build(bd, gh, indices, pools);
     let best = ctx.find_best(&hist, g, h, c, 0);
     let mut leaves = vec![Leaf {
         node: 0,
@@ -543,7 +1059,7 @@ fn grow_tree(
             hist: None,
             best: None,
         };
-        let can_split = |l: &Leaf| {
+        let can_split = |l: &Leaf<T>| {
             p.max_depth.is_none_or(|d| l.depth < d)
                 && l.c as usize >= 2 * p.min_data_in_leaf
                 && leaves.len() + 1 < p.num_leaves
@@ -555,24 +1071,31 @@ fn grow_tree(
             } else {
                 (&mut right, &mut left)
             };
-            let sh = build_hist(bd, gh, &indices[small.begin..small.end]);
+            let sh = T::build(bd, gh, &indices[small.begin..small.end], pools);
             let mut lh_ = parent
                 .hist
                 .take()
                 .expect("splittable leaf keeps its histogram");
-            for (o, s) in lh_.as_flattened_mut().iter_mut().zip(sh.as_flattened()) {
-                o.g -= s.g;
-                o.h -= s.h;
+            for (o, &s) in lh_.iter_mut().zip(&sh) {
+                o.sub(s);
             }
             small.hist = Some(sh);
             large.hist = Some(lh_);
-            for l in [&mut left, &mut right] {
+            let best_of = |l: &Leaf<T>| {
                 if can_split(l) {
-                    l.best =
-                        ctx.find_best(l.hist.as_ref().expect("set above"), l.g, l.h, l.c, l.depth);
+                    ctx.find_best(l.hist.as_ref().expect("set above"), l.g, l.h, l.c, l.depth)
+                } else {
+                    None
                 }
+            };
+            let (bl, br) = rayon::join(|| best_of(&left), || best_of(&right));
+            left.best = bl;
+            right.best = br;
+            for l in [&mut left, &mut right] {
                 if l.best.is_none() {
-                    l.hist = None;
+                    if let Some(h) = l.hist.take() {
+                        pools.hist.give(h);
+                    }
                 }
             }
         }
@@ -580,10 +1103,28 @@ fn grow_tree(
         leaves.push(right);
     }
 
+    for l in &mut leaves {
+        if let Some(h) = l.hist.take() {
+            pools.hist.give(h);
+        }
+    }
     let lr = p.learning_rate;
+    // Leaf sums: from the histograms, or (renewed) exact f64 sums over each
+    // leaf's rows in row order, leaves in parallel.
+    let sums: Vec<(f64, f64)> = leaves
+        .par_iter()
+        .map(|l| match exact {
+            Some(ex) => indices[l.begin..l.end]
+                .iter()
+                .fold((0.0, 0.0), |(g, h), &r| {
+                    (g + ex[r as usize].g, h + ex[r as usize].h)
+                }),
+            None => (l.g, l.h),
+        })
+        .collect();
     let mut out_leaves = Vec::with_capacity(leaves.len());
-    for l in &leaves {
-        nodes[l.node].value = -l.g / (l.h + p.lambda_l2) * lr;
+    for (l, &(g, h)) in leaves.iter().zip(&sums) {
+        nodes[l.node].value = -g / (h + p.lambda_l2) * lr;
         out_leaves.push((l.begin, l.end, l.node));
     }
     Grown {
@@ -596,9 +1137,9 @@ fn grow_tree(
 
 impl LeafCtx<'_> {
     /// Best split of a leaf over the allowed features; ties go to the lower feature.
-    fn find_best(
+    fn find_best<T: Stat>(
         &self,
-        hist: &[FeatureHist],
+        hist: &[T],
         g: f64,
         h: f64,
         c: u32,
@@ -609,31 +1150,35 @@ impl LeafCtx<'_> {
             return None;
         }
         let parent = leaf_score(g, h, p.lambda_l2);
-        let mut best: Option<Split> = None;
-        for (f, (m, fhist)) in self.bd.mappers.iter().zip(hist).enumerate() {
-            if !self.allowed[f] {
-                continue;
-            }
-            let fh = &fhist[..m.n_bins()];
-            let cand = if m.is_categorical() {
-                self.best_categorical(f, m, fh, g, h, c, parent)
-            } else {
-                self.best_numeric(f, m, fh, g, h, c, parent)
-            };
-            if let Some(s) = cand {
-                if best.as_ref().is_none_or(|b| s.gain > b.gain) {
-                    best = Some(s);
+        // Features are searched in parallel; the reduction keeps the earlier
+        // feature unless a later one gains strictly more, as a sequential scan.
+        (0..self.bd.mappers.len())
+            .into_par_iter()
+            .with_min_len(4)
+            .filter(|&f| self.allowed[f])
+            .map_init(Vec::new, |buf, f| {
+                let m = &self.bd.mappers[f];
+                let fh = feature_hist(self.bd, hist, f, g, h, self.sc, buf);
+                if m.is_categorical() {
+                    self.best_categorical(f, m, fh, g, h, c, parent)
+                } else {
+                    self.best_numeric(f, m, fh, g, h, c, parent)
                 }
-            }
-        }
-        best
+            })
+            .reduce(
+                || None,
+                |a, b| match (a, b) {
+                    (Some(a), Some(b)) => Some(if b.gain > a.gain { b } else { a }),
+                    (a, b) => a.or(b),
+                },
+            )
     }
 
     /// Estimated row count for a hessian sum inside a leaf with `c` rows and
     /// hessian `h` (LightGBM's `cnt_factor`), clamped to `0..=c`.
     fn counter(&self, h: f64, c: u32) -> impl Fn(f64) -> u32 {
         let factor = if h > 0.0 { c as f64 / h } else { 0.0 };
-        move |hs: f64| ((hs * factor).round().max(0.0) as u32).min(c)
+        move |hs: f64| (round_half_away(hs * factor).max(0.0) as u32).min(c)
     }
 
     #[inline]
@@ -818,6 +1363,232 @@ mod tests {
         let mut scratch = Vec::new();
         assert_eq!(partition(&bd, &mut rows, 0, &go_left, &mut scratch), n_left);
         assert_eq!(rows, want);
+    }
+
+    #[test]
+    fn bundled_and_compact_histograms_match_direct_sums() {
+        // One-hot columns (bundled), a categorical column and a numeric column
+        // with missing values; rows: a scattered subset larger than a gather batch.
+        let n = 20_000;
+        let mut rng = crate::rng::SplitMix64::new(11);
+        let codes: Vec<usize> = (0..n)
+            .map(|_| {
+                if rng.next_f64() < 0.6 {
+                    0
+                } else {
+                    1 + rng.below(8)
+                }
+            })
+            .collect();
+        let mut cols: Vec<FeatureColumn> = (1..=8)
+            .map(|l| {
+                let v = codes.iter().map(|&c| f64::from(u8::from(c == l))).collect();
+                FeatureColumn::numeric(format!("oh{l}"), v)
+            })
+            .collect();
+        cols.push(FeatureColumn::categorical(
+            "c",
+            (0..n).map(|_| rng.below(7) as u32).collect(),
+            7,
+        ));
+        cols.push(FeatureColumn::numeric(
+            "x",
+            (0..n)
+                .map(|_| {
+                    if rng.next_f64() < 0.1 {
+                        f64::NAN
+                    } else {
+                        rng.next_f64()
+                    }
+                })
+                .collect(),
+        ));
+        let x = Features::new(cols).unwrap();
+        let bd = BinnedData::new(&x, 255, n, 1);
+        assert!(bd.n_groups < x.n_features() && !bd.strided);
+        let gh: Vec<BinStat> = (0..n)
+            .map(|_| BinStat {
+                g: rng.next_f64() - 0.5,
+                h: rng.next_f64(),
+            })
+            .collect();
+        let rows: Vec<u32> = (0..n as u32).filter(|r| r % 3 != 1).collect();
+        let hist = build_hist_f64(&bd, &gh, &rows, &Pools::new(1));
+        let BinStat { g, h } = BinStat::total(&gh, &rows);
+        let mut buf = Vec::new();
+        for f in 0..x.n_features() {
+            let fh = feature_hist(&bd, &hist, f, g, h, UNIT, &mut buf);
+            assert_eq!(fh.len(), bd.mappers[f].n_bins());
+            let mut want = vec![BinStat::default(); fh.len()];
+            for &r in &rows {
+                let b = bd.cols[f][r as usize] as usize;
+                want[b].g += gh[r as usize].g;
+                want[b].h += gh[r as usize].h;
+            }
+            for (a, b) in fh.iter().zip(&want) {
+                assert!(
+                    (a.g - b.g).abs() < 1e-9 && (a.h - b.h).abs() < 1e-9,
+                    "feature {f}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn round_half_away_matches_std_round() {
+        let mut rng = crate::rng::SplitMix64::new(2);
+        let mut xs = vec![
+            0.0,
+            0.5,
+            1.5,
+            2.5,
+            0.49999999999999994,
+            4503599627370495.5,
+            1e18,
+        ];
+        xs.extend((0..10_000).map(|_| rng.next_f64() * 1000.0));
+        xs.extend((0..1000).map(|i| f64::from(i) / 2.0));
+        for x in xs {
+            assert_eq!(round_half_away(x), x.round(), "{x}");
+        }
+        for x in [-0.4, -0.5, -2.7, f64::NAN, 1e300, f64::INFINITY] {
+            assert_eq!(
+                round_half_away(x).max(0.0) as u32,
+                x.round().max(0.0) as u32,
+                "{x}"
+            );
+        }
+    }
+
+    #[test]
+    fn quantised_packing_round_trips() {
+        for (g, h) in [(0, 0), (-2, 4), (2, 0), (-32, 64), (32, 1)] {
+            assert_eq!(QRow::new(g, h).parts(), (i64::from(g), i64::from(h)));
+        }
+        // Sums of many rows stay exact in both packings while within range.
+        let rows: Vec<QRow> = (0..16_000).map(|i| QRow::new((i % 5) - 2, i % 5)).collect();
+        let (mut narrow, mut wide) = (QRow::default(), QStat::default());
+        for &r in &rows {
+            narrow.add_row(r);
+            wide.add_row(r);
+        }
+        let want = rows
+            .iter()
+            .fold((0, 0), |(g, h), r| (g + r.parts().0, h + r.parts().1));
+        assert_eq!(narrow.parts(), want);
+        assert_eq!(wide.parts(), want);
+        let mut d = wide;
+        d.sub(QStat::new(-5, 7));
+        assert_eq!(d.parts(), (want.0 + 5, want.1 - 7));
+    }
+
+    #[test]
+    fn quantised_histograms_equal_direct_integer_sums() {
+        // Bundled one-hot columns and a dense column; more rows than a narrow
+        // chunk, scattered, so chunking, widening and parallel parts all run.
+        let n = 60_000;
+        let mut rng = crate::rng::SplitMix64::new(4);
+        let codes: Vec<usize> = (0..n).map(|_| rng.below(6)).collect();
+        let mut cols: Vec<FeatureColumn> = (1..6)
+            .map(|l| {
+                let v = codes.iter().map(|&c| f64::from(u8::from(c == l))).collect();
+                FeatureColumn::numeric(format!("oh{l}"), v)
+            })
+            .collect();
+        cols.push(FeatureColumn::numeric(
+            "x",
+            (0..n).map(|_| rng.next_f64()).collect(),
+        ));
+        let x = Features::new(cols).unwrap();
+        let bd = BinnedData::new(&x, 255, n, 1);
+        let gh: Vec<BinStat> = (0..n)
+            .map(|_| BinStat {
+                g: rng.next_f64() - 0.5,
+                h: rng.next_f64() * 0.25,
+            })
+            .collect();
+        let mut q = vec![QRow::default(); n];
+        let sc = quantize(&gh, &mut q, 4, 9, 0);
+        for r in &q {
+            let (g, h) = r.parts();
+            assert!((-2..=2).contains(&g) && (0..=4).contains(&h));
+        }
+        let rows: Vec<u32> = (0..n as u32).filter(|r| r % 5 != 2).collect();
+        let pools: Pools<QStat> = Pools::new(4);
+        let hist = build_hist_quant(&bd, &q, &rows, &pools);
+        let total = QStat::total(&q, &rows).to_f64(sc);
+        let mut buf = Vec::new();
+        for f in 0..x.n_features() {
+            let fh = feature_hist(&bd, &hist, f, total.g, total.h, sc, &mut buf).to_vec();
+            let mut want = vec![(0i64, 0i64); fh.len()];
+            for &r in &rows {
+                let (g, h) = q[r as usize].parts();
+                let b = bd.cols[f][r as usize] as usize;
+                want[b].0 += g;
+                want[b].1 += h;
+            }
+            for (a, &(g, h)) in fh.iter().zip(&want) {
+                assert!((a.g - g as f64 * sc.g).abs() < 1e-9, "feature {f}");
+                assert!((a.h - h as f64 * sc.h).abs() < 1e-9, "feature {f}");
+            }
+        }
+    }
+
+    #[test]
+    fn stochastic_rounding_is_unbiased() {
+        let n = 200_000;
+        let gh: Vec<BinStat> = (0..n)
+            .map(|i| BinStat {
+                g: if i == 0 { 1.0 } else { 0.3 },
+                h: if i == 0 { 1.0 } else { 0.1 },
+            })
+            .collect();
+        let mut q = vec![QRow::default(); n];
+        let sc = quantize(&gh, &mut q, 4, 1, 3);
+        let (g, h) = q[1..]
+            .iter()
+            .fold((0i64, 0i64), |(g, h), r| (g + r.parts().0, h + r.parts().1));
+        let m = (n - 1) as f64;
+        assert!(
+            (g as f64 * sc.g / m - 0.3).abs() < 0.005,
+            "{}",
+            g as f64 * sc.g / m
+        );
+        assert!(
+            (h as f64 * sc.h / m - 0.1).abs() < 0.005,
+            "{}",
+            h as f64 * sc.h / m
+        );
+    }
+
+    #[test]
+    fn quantised_training_learns_a_step_function() {
+        let n = 2_000;
+        let xs: Vec<f64> = (0..n).map(|i| i as f64).collect();
+        let y: Vec<f64> = xs
+            .iter()
+            .map(|&x| if x < 1000.0 { 1.0 } else { 3.0 })
+            .collect();
+        let x = Features::new(vec![FeatureColumn::numeric("x", xs)]).unwrap();
+        for renew in [false, true] {
+            let p = GbdtParams {
+                num_iterations: 60,
+                learning_rate: 0.5,
+                num_leaves: 2,
+                use_quantized_grad: true,
+                quant_train_renew_leaf: renew,
+                ..Default::default()
+            };
+            let out = train(&p, Task::Regression, &x, &y, None, true);
+            assert!(
+                (out.ensemble.predict_raw(&[10.0]) - 1.0).abs() < 0.05,
+                "renew {renew}"
+            );
+            assert!(
+                (out.ensemble.predict_raw(&[1500.0]) - 3.0).abs() < 0.05,
+                "renew {renew}"
+            );
+        }
     }
 
     #[test]
