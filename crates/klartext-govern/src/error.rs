@@ -40,6 +40,10 @@ pub enum GovernError {
     #[error("no prediction `{0}` is logged")]
     UnknownPrediction(String),
 
+    /// The decision has as many outcomes as are kept: the latest stands.
+    #[error("prediction `{prediction}` has {limit} outcomes already, as many as are kept; the latest counts")]
+    FeedbackLimit { prediction: String, limit: usize },
+
     /// A reported outcome that does not read as its decision's kind expects.
     #[error("{0}")]
     InvalidOutcome(String),

@@ -258,17 +258,34 @@ impl Governor {
 
     /// Attach a real outcome to a logged decision, read by its kind ("what feedback
     /// means" is the kind's to say).
+    ///
+    /// A later outcome for the same decision corrects the earlier one: the latest counts
+    /// for monitoring, the earlier ones stay as history, at most [`MAX_FEEDBACK`] per
+    /// decision. Returns the feedback stored and whether it replaces an earlier one.
     pub fn feedback(
         &self,
         prediction_id: &str,
         outcome: serde_json::Value,
         caller: &str,
-    ) -> Result<Feedback> {
+    ) -> Result<(Feedback, bool)> {
+        let size = outcome.to_string().len();
+        if size > MAX_OUTCOME_BYTES {
+            return Err(GovernError::InvalidOutcome(format!(
+                "the outcome is {size} bytes of JSON; at most {MAX_OUTCOME_BYTES} are kept"
+            )));
+        }
         let p = self
             .inner
             .store
             .prediction(prediction_id)?
             .ok_or_else(|| GovernError::UnknownPrediction(prediction_id.to_owned()))?;
+        let earlier = self.inner.store.feedback(&p.prediction_id)?.len();
+        if earlier >= MAX_FEEDBACK {
+            return Err(GovernError::FeedbackLimit {
+                prediction: p.prediction_id,
+                limit: MAX_FEEDBACK,
+            });
+        }
         let typed: Option<Outcome> = match self.usecase(&p.usecase_id) {
             Some(u) => {
                 let kind = u.kind.ok_or_else(|| GovernError::KindNotAvailable {
@@ -293,7 +310,7 @@ impl Governor {
         if !self.inner.store.add_feedback(&fb)? {
             return Err(GovernError::UnknownPrediction(prediction_id.to_owned()));
         }
-        Ok(fb)
+        Ok((fb, earlier > 0))
     }
 
     /// A subject objects to profiling: no use case decides about them from now on.
@@ -436,6 +453,11 @@ impl Governor {
         }
     }
 }
+
+/// Most outcomes kept for one decision (corrections included).
+pub const MAX_FEEDBACK: usize = 10;
+/// Largest outcome kept, as JSON.
+pub const MAX_OUTCOME_BYTES: usize = 1024;
 
 /// How often a server runs retention.
 pub const RETENTION_EVERY: Duration = Duration::from_secs(60 * 60);

@@ -31,7 +31,8 @@ pub(crate) fn router(state: AppState) -> Router {
             // that it goes through the governance layer.
             Handler::Decision(d) => crate::decision::method_router(d),
         };
-        let handler = match r.role {
+        let role = r.role_on(&state.inner.config);
+        let handler = match role {
             // The table's role is enforced here for every route (after the key check),
             // not left to each handler.
             Some(role) if role > klartext_store::KeyRole::Scorer => handler
@@ -49,7 +50,7 @@ pub(crate) fn router(state: AppState) -> Router {
         } else {
             handler
         };
-        if r.role.is_some() {
+        if role.is_some() {
             v1 = v1.route(r.path, handler);
         } else {
             open = open.route(r.path, handler);
@@ -59,6 +60,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(state.clone(), count_errors))
+        .layer(from_fn(in_the_envelope))
         .layer(from_fn(trace_requests))
         .layer(from_fn(catch_panics_as_500))
         .layer(DefaultBodyLimit::max(state.inner.config.body_limit))
@@ -126,6 +128,63 @@ async fn trace_requests(req: Request, next: Next) -> Response {
         tracing::debug!(%method, path, status, latency_us, code, "request");
     }
     r
+}
+
+/// Longest URI a request may have.
+const MAX_URI: usize = 8 * 1024;
+/// Largest total size of a request's headers.
+const MAX_HEADERS: usize = 64 * 1024;
+
+/// Every error leaves as `{"error": {"code", "message"}}`: a request beyond the URI or
+/// header limits is refused here, and an error the framework answered itself (a path
+/// that does not decode, say) is rewritten into the envelope.
+async fn in_the_envelope(req: Request, next: Next) -> Response {
+    let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if uri_len > MAX_URI {
+        return ApiError::new(
+            ErrorCode::UriTooLong,
+            format!("the URI is {uri_len} bytes; at most {MAX_URI} are taken"),
+        )
+        .into_response();
+    }
+    let header_len: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if header_len > MAX_HEADERS {
+        return ApiError::new(
+            ErrorCode::HeadersTooLarge,
+            format!("the headers are {header_len} bytes; at most {MAX_HEADERS} are taken"),
+        )
+        .into_response();
+    }
+    let r = next.run(req).await;
+    if !(r.status().is_client_error() || r.status().is_server_error())
+        || r.extensions().get::<ErrorCode>().is_some()
+    {
+        return r;
+    }
+    let status = r.status();
+    let text = axum::body::to_bytes(r.into_body(), 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let code = match status {
+        StatusCode::NOT_FOUND => ErrorCode::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+        StatusCode::REQUEST_TIMEOUT => ErrorCode::RequestTimeout,
+        s if s.is_server_error() => ErrorCode::Internal,
+        _ => ErrorCode::InvalidRequest,
+    };
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        text
+    };
+    ApiError::new(code, message).into_response()
 }
 
 /// Every error answer, by code.
@@ -219,6 +278,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     if let Some(stats) = gov.log_stats() {
         crate::metrics::render_log(&mut text, stats);
     }
+    crate::metrics::render_connections(&mut text, &state.inner.conns);
     (
         [(
             header::CONTENT_TYPE,
@@ -273,10 +333,24 @@ pub(crate) fn body_bytes(
                 ErrorCode::PayloadTooLarge,
                 format!("the request body is larger than the limit of {limit} bytes; split it into smaller batches"),
             )
+        } else if let Some(stalled) = stalled(&r) {
+            ApiError::new(ErrorCode::RequestTimeout, stalled.to_string())
         } else {
             ApiError::new(ErrorCode::InvalidRequest, format!("cannot read the request body: {r}"))
         }
     })
+}
+
+/// The body timeout behind a failed body read, if that is what failed.
+fn stalled(r: &BytesRejection) -> Option<&crate::listen::BodyStalled> {
+    let mut e: Option<&(dyn std::error::Error + 'static)> = Some(r);
+    while let Some(x) = e {
+        if let Some(s) = x.downcast_ref::<crate::listen::BodyStalled>() {
+            return Some(s);
+        }
+        e = x.source();
+    }
+    None
 }
 
 /// A JSON object body with only `allowed` fields. With `empty_ok`, a body of nothing but
@@ -319,6 +393,22 @@ fn json_object(
     }
 }
 
+/// An optional text field of a body, trimmed; `None` when absent or blank.
+pub(crate) fn text_field(m: &Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {
+    match m.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.len() > 2000 => Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("`{name}` is longer than 2000 bytes"),
+        )
+        .field(name)),
+        Some(Value::String(s)) => Ok(Some(s.trim().to_owned()).filter(|s| !s.is_empty())),
+        Some(_) => Err(
+            ApiError::new(ErrorCode::InvalidRequest, format!("`{name}` must be text")).field(name),
+        ),
+    }
+}
+
 /// Refuse a field not in `allowed`, naming it.
 fn only_fields(m: &Map<String, Value>, allowed: &[&str]) -> Result<(), ApiError> {
     match m.keys().find(|k| !allowed.contains(&k.as_str())) {
@@ -332,7 +422,7 @@ fn only_fields(m: &Map<String, Value>, allowed: &[&str]) -> Result<(), ApiError>
 }
 
 pub(crate) fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| {
+    crate::json::from_slice(bytes).map_err(|e| {
         ApiError::new(
             ErrorCode::MalformedJson,
             format!("the body is not valid JSON: {e}"),
@@ -393,12 +483,18 @@ pub(crate) async fn feedback(
         };
     only_fields(&m, &["outcome"])?;
     let gov = state.inner.gov.clone();
-    let fb = tokio::task::spawn_blocking(move || gov.feedback(&id, outcome, &caller.key_id))
-        .await
-        .map_err(|e| ApiError::internal("feedback task failed", &e))??;
+    let (fb, replaces) =
+        tokio::task::spawn_blocking(move || gov.feedback(&id, outcome, &caller.key_id))
+            .await
+            .map_err(|e| ApiError::internal("feedback task failed", &e))??;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "prediction_id": fb.prediction_id, "stored": true, "outcome": fb.typed })),
+        Json(json!({
+            "prediction_id": fb.prediction_id,
+            "stored": true,
+            "outcome": fb.typed,
+            "replaces_earlier": replaces,
+        })),
     )
         .into_response())
 }

@@ -23,11 +23,13 @@ pub(crate) async fn require_key(
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let Some(secret) = header
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    else {
+    // The scheme is case-insensitive (RFC 9110, 11.1).
+    let secret = header
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, s)| s.trim())
+        .filter(|s| !s.is_empty());
+    let Some(secret) = secret else {
         return Err(ApiError::new(
             ErrorCode::Unauthorized,
             "this call needs an API key: `Authorization: Bearer <key>` (create one with `klartext keys create`)",

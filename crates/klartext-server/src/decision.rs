@@ -51,6 +51,8 @@ pub(crate) fn method_router(d: Decision) -> MethodRouter<AppState> {
     }
 }
 
+use klartext_govern::rights::MAX_SUBJECT_LEN;
+
 /// A request object's subject and the operation's input.
 type Parts<'a> = (Option<String>, &'a Map<String, Value>);
 
@@ -78,6 +80,15 @@ pub(crate) fn parse_item<'a>(
             }
             let subject_id = match obj.get("subject_id") {
                 None | Some(Value::Null) => None,
+                Some(Value::String(s)) if s.len() > MAX_SUBJECT_LEN => {
+                    return Err(problem(
+                        "subject_id",
+                        &format!(
+                            "{} bytes; a subject id is at most {MAX_SUBJECT_LEN}",
+                            s.len()
+                        ),
+                    ))
+                }
                 Some(Value::String(s)) => Some(s.clone()),
                 Some(Value::Number(n)) => Some(n.to_string()),
                 Some(_) => return Err(problem("subject_id", "expected text or a number")),
@@ -194,7 +205,9 @@ async fn one(
     state.inner.gov.commit(records).await?;
     count(&decided, started);
     let d = decided.into_iter().next().expect("one decision");
-    Ok(json_response(AnswerJson::new(&d.answer, None).to_vec()))
+    Ok(json_response(
+        AnswerJson::new(&d.answer, None, &caller).to_vec(),
+    ))
 }
 
 async fn batch(
@@ -278,7 +291,7 @@ async fn batch(
         if i > 0 {
             out.push(b',');
         }
-        AnswerJson::new(&d.answer, None).write(&mut out);
+        AnswerJson::new(&d.answer, None, &caller).write(&mut out);
     }
     out.push(b']');
     Ok(json_response(out))
@@ -290,11 +303,18 @@ pub(crate) struct AnswerJson<'a> {
     a: &'a Answered,
     /// The input line of a streamed answer.
     line: Option<u64>,
+    /// The caller may read the operator's words on a switch (a scorer reads only that
+    /// the use case is off).
+    operator: bool,
 }
 
 impl<'a> AnswerJson<'a> {
-    pub(crate) fn new(a: &'a Answered, line: Option<u64>) -> AnswerJson<'a> {
-        AnswerJson { a, line }
+    pub(crate) fn new(a: &'a Answered, line: Option<u64>, caller: &Caller) -> AnswerJson<'a> {
+        AnswerJson {
+            a,
+            line,
+            operator: caller.role >= klartext_store::KeyRole::Operator,
+        }
     }
 }
 
@@ -341,7 +361,8 @@ struct Objected<'a> {
 
 #[derive(Serialize)]
 struct Off<'a> {
-    reason: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
     since_ms: i64,
 }
 
@@ -438,7 +459,7 @@ impl AnswerJson<'_> {
                     warnings,
                     decision: *decides,
                     switched_off: Off {
-                        reason: &off.reason,
+                        reason: self.operator.then_some(off.reason.as_str()),
                         since_ms: off.at_ms,
                     },
                     reasons: reason,

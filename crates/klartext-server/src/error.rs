@@ -100,10 +100,20 @@ error_codes! {
     MonitoringUnavailable = ("monitoring_unavailable", CONFLICT);
     /// The use case's kind does not answer this decision; the message names the ones it answers.
     WrongDecision = ("wrong_decision", CONFLICT);
+    /// The decision has as many outcomes as are kept; the latest counts.
+    FeedbackLimit = ("feedback_limit", CONFLICT);
     /// This version of klartext cannot answer use cases of this kind yet.
     KindNotAvailable = ("kind_not_available", CONFLICT);
     /// A reported outcome does not read as the use case expects (a yes/no, a value).
     InvalidOutcome = ("invalid_outcome", UNPROCESSABLE_ENTITY);
+    /// The request's URI is longer than the server takes.
+    UriTooLong = ("uri_too_long", URI_TOO_LONG);
+    /// The request's headers are larger than the server takes.
+    HeadersTooLarge = ("headers_too_large", REQUEST_HEADER_FIELDS_TOO_LARGE);
+    /// No part of the request body arrived for the server's body timeout.
+    RequestTimeout = ("request_timeout", REQUEST_TIMEOUT);
+    /// The server has as many connections open as it takes; retry in a moment.
+    TooManyConnections = ("too_many_connections", SERVICE_UNAVAILABLE);
     /// A bug; the details are in the server's log, not in the answer.
     Internal = ("internal", INTERNAL_SERVER_ERROR);
 }
@@ -114,6 +124,9 @@ impl ErrorCode {
         self as usize
     }
 }
+
+/// Most problems one error answer lists.
+pub const MAX_DETAILS: usize = 20;
 
 /// One problem with one field of a request.
 pub type FieldProblem = Problem;
@@ -143,13 +156,24 @@ impl ApiError {
         self
     }
 
-    /// A 422 naming each bad field (the first one also as `field`).
-    pub fn invalid_features(problems: Vec<FieldProblem>) -> ApiError {
-        let message = problems
+    /// A 422 naming each bad field (the first one also as `field`): at most
+    /// [`MAX_DETAILS`] of them in `details` and three in `message`, each said once, so
+    /// that an answer stays small whatever the request.
+    pub fn invalid_features(mut problems: Vec<FieldProblem>) -> ApiError {
+        let total = problems.len();
+        let mut message = problems
             .iter()
+            .take(3)
             .map(|p| format!("`{}`: {}", p.field, p.message))
             .collect::<Vec<_>>()
             .join("; ");
+        if total > 3 {
+            message.push_str(&format!("; and {} more problems", total - 3));
+        }
+        if total > MAX_DETAILS {
+            problems.truncate(MAX_DETAILS);
+            message.push_str(&format!(" (the first {MAX_DETAILS} are in `details`)"));
+        }
         ApiError {
             code: ErrorCode::InvalidFeatures,
             message,
@@ -210,6 +234,7 @@ impl From<GovernError> for ApiError {
                 )
             }
             GovernError::UnknownPrediction(_) => ErrorCode::UnknownPrediction,
+            GovernError::FeedbackLimit { .. } => ErrorCode::FeedbackLimit,
             GovernError::InvalidOutcome(_) => {
                 return ApiError::new(ErrorCode::InvalidOutcome, e.to_string()).field("outcome")
             }

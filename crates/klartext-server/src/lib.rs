@@ -11,6 +11,8 @@ mod api;
 pub mod auth;
 mod decision;
 pub mod error;
+mod json;
+mod listen;
 mod metrics;
 mod monitoring;
 pub mod openapi;
@@ -26,6 +28,7 @@ pub use klartext_govern::keys::{hash_secret, new_key};
 pub use klartext_govern::{Caller, ChampionSource, Governor, GOVERNANCE_POLL, RETENTION_EVERY};
 
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Limits of the API.
 #[derive(Debug, Clone)]
@@ -34,6 +37,19 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// Most rows one batch request may carry.
     pub max_batch_rows: usize,
+    /// Connections open at once; more are refused with 503 `too_many_connections` (keep
+    /// it below the process's file limit).
+    pub max_connections: usize,
+    /// Time a connection may take to send a request's headers.
+    pub header_timeout: Duration,
+    /// Time a request body may go without a byte arriving (408 `request_timeout`).
+    pub body_timeout: Duration,
+    /// Time a keep-alive connection may stay open without a byte moving.
+    pub idle_timeout: Duration,
+    /// How long a shutdown waits for open connections to finish.
+    pub drain_timeout: Duration,
+    /// `/metrics` needs an operator key (it names use cases and versions).
+    pub private_metrics: bool,
 }
 
 impl Default for ServerConfig {
@@ -41,6 +57,12 @@ impl Default for ServerConfig {
         ServerConfig {
             body_limit: 2 * 1024 * 1024,
             max_batch_rows: 10_000,
+            max_connections: 1000,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            drain_timeout: Duration::from_secs(30),
+            private_metrics: false,
         }
     }
 }
@@ -48,6 +70,7 @@ impl Default for ServerConfig {
 pub(crate) struct Inner {
     pub gov: Governor,
     pub errors: metrics::Errors,
+    pub conns: Arc<listen::ConnStats>,
     pub config: ServerConfig,
 }
 
@@ -73,6 +96,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 gov,
                 errors: metrics::Errors::default(),
+                conns: Arc::default(),
                 config,
             }),
         }
@@ -98,24 +122,4 @@ pub fn router(state: AppState) -> axum::Router {
     api::router(state)
 }
 
-/// Serve `router` on `listener` until `shutdown` resolves, then drain in-flight requests
-/// and flush the prediction log.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let app = router(state.clone());
-    let st = state.clone();
-    let signal = async move {
-        shutdown.await;
-        tracing::info!("shutting down: draining in-flight requests");
-        st.begin_shutdown();
-    };
-    axum::serve(listener, app)
-        .with_graceful_shutdown(signal)
-        .await?;
-    state.flush_log().await;
-    tracing::info!("prediction log flushed; stopped");
-    Ok(())
-}
+pub use listen::serve;

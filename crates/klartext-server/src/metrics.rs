@@ -209,3 +209,39 @@ pub(crate) fn render_log(out: &mut String, stats: &klartext_govern::LogStats) {
         stats.commit_us.load(Relaxed) as f64 / 1e6
     );
 }
+
+/// The accept loop's counters, appended to the exposition text.
+pub(crate) fn render_connections(out: &mut String, c: &crate::listen::ConnStats) {
+    let series = [
+        (
+            "klartext_connections_open",
+            "gauge",
+            "HTTP connections open now.",
+            c.open.load(Relaxed),
+        ),
+        (
+            "klartext_connections_accepted_total",
+            "counter",
+            "HTTP connections accepted.",
+            c.accepted.load(Relaxed),
+        ),
+        (
+            "klartext_connections_shed_total",
+            "counter",
+            "Connections refused with 503 because the server had max_connections open.",
+            c.shed.load(Relaxed),
+        ),
+        (
+            "klartext_connections_timed_out_total",
+            "counter",
+            "Connections closed for a header or idle timeout.",
+            c.timed_out.load(Relaxed),
+        ),
+    ];
+    for (name, kind, help, v) in series {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+        );
+    }
+}

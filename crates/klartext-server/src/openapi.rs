@@ -120,10 +120,12 @@ fn operation(r: &Route) -> Value {
         op["requestBody"] = json!({ "required": true, "content": content(r.request) });
     }
     let mut responses = Map::new();
-    responses.insert(
-        r.ok_status.to_string(),
-        json!({ "description": "Success.", "content": content(r.ok) }),
-    );
+    for status in std::iter::once(&r.ok_status).chain(r.also_ok) {
+        responses.insert(
+            status.to_string(),
+            json!({ "description": "Success.", "content": content(r.ok) }),
+        );
+    }
     let mut by_status: BTreeMap<u16, Vec<&str>> = BTreeMap::new();
     for c in r.errors() {
         by_status
@@ -240,17 +242,28 @@ fn schemas(codes: &[&str]) -> Value {
         },
         "Prediction": {
             "type": "object",
-            "required": ["prediction_id", "use_case", "model_version", "score", "reasons", "fallback"],
+            "description": "One decision. Answered by the model: `score`, `label`, `reasons` (and `explanation` unless `explain=false`). Otherwise `score` is null and `reasons` says why: the subject objected (`objected: true`), the decision waits for a person (`decision: \"pending review\"`, `review: \"pending\"`), or the use case is switched off (`fallback: true`, `switched_off`, and the fallback's `score` and `label`).",
+            "required": ["prediction_id", "use_case", "model_version", "score", "reasons", "fallback", "warnings"],
             "properties": {
                 "prediction_id": { "type": "string", "description": "The id in the prediction log; feedback attaches to it." },
                 "use_case": { "type": "string" },
-                "model_version": { "type": "string" },
-                "score": { "type": "number" },
+                "model_version": { "type": ["string", "null"], "description": "The version that answered; null for a fallback or an objection." },
+                "score": { "type": ["number", "null"] },
                 "label": { "type": ["string", "null"] },
-                "reasons": { "type": "array", "items": { "type": "string" }, "description": "The top reasons in plain words." },
+                "reasons": { "type": "array", "items": { "type": "string" }, "description": "The top reasons in plain words, or why no score is given." },
                 "explanation": { "type": "array", "items": { "$ref": "#/components/schemas/Contribution" } },
                 "fallback": { "type": "boolean", "description": "`true`: the use case is switched off and this is its documented fallback." },
-                "warnings": { "type": "array", "items": { "$ref": "#/components/schemas/FieldProblem" }, "description": "Values outside what training saw (scored anyway)." },
+                "decision": { "type": ["boolean", "string"], "description": "A fallback: whether it decides (`none = true` does not). Held for review: `pending review`." },
+                "review": { "const": "pending", "description": "The decision waits for a person (GDPR Art. 22)." },
+                "objected": { "type": "boolean", "description": "The subject objected to profiling (GDPR Art. 21): nothing was computed." },
+                "switched_off": {
+                    "type": "object", "required": ["since_ms"],
+                    "properties": {
+                        "since_ms": { "type": "integer" },
+                        "reason": { "type": "string", "description": "The operator's words; shown to operators' and admins' keys only." },
+                    },
+                },
+                "warnings": { "type": "array", "items": { "anyOf": [ { "$ref": "#/components/schemas/FieldProblem" }, { "type": "string" } ] }, "description": "Values outside what training saw (scored anyway), or what a fallback could not do." },
             },
         },
         "BatchAnswer": { "type": "array", "items": { "$ref": "#/components/schemas/Prediction" } },
@@ -276,8 +289,12 @@ fn schemas(codes: &[&str]) -> Value {
                         "prediction_id": { "type": "string" },
                         "at_ms": { "type": "integer" },
                         "usecase_id": { "type": "string" },
+                        "kind": { "type": ["string", "null"], "description": "The use case's kind (null for rows logged before kinds were recorded)." },
                         "model_version": { "type": "string" },
                         "subject_id": { "type": ["string", "null"] },
+                        "status": { "enum": ["answered", "fallback", "objected", "held_for_review"] },
+                        "shadow_of": { "type": ["string", "null"] },
+                        "batch_id": { "type": ["string", "null"] },
                         "input_digest": { "type": "string", "description": "Hex SHA-256 of the canonical input JSON." },
                         "output": { "type": "object" },
                         "latency_us": { "type": "integer" },
@@ -293,8 +310,13 @@ fn schemas(codes: &[&str]) -> Value {
             "properties": { "outcome": { "description": "The real outcome, e.g. {\"churned\": true} or {\"value\": 120.5}." } },
         },
         "FeedbackStored": {
-            "type": "object", "required": ["prediction_id", "stored"],
-            "properties": { "prediction_id": { "type": "string" }, "stored": { "const": true } },
+            "type": "object", "required": ["prediction_id", "stored", "outcome", "replaces_earlier"],
+            "properties": {
+                "prediction_id": { "type": "string" },
+                "stored": { "const": true },
+                "outcome": { "type": ["object", "null"], "description": "The outcome as the use case's kind read it (`{\"type\": \"binary\", \"positive\": true}`, `{\"type\": \"value\", \"value\": 12.5}`); null when the use case's file is gone." },
+                "replaces_earlier": { "type": "boolean", "description": "`true`: an earlier outcome of this prediction is now history; the latest counts." },
+            },
         },
         "SwitchRequest": {
             "type": "object", "required": ["state"], "additionalProperties": false,

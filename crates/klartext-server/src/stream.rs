@@ -242,7 +242,9 @@ impl Streamer {
         let mut out = Vec::with_capacity(lines.len() * 256);
         for (line, r) in &lines {
             match r {
-                Ok(i) => AnswerJson::new(&decided[*i].answer, Some(*line)).write(&mut out),
+                Ok(i) => {
+                    AnswerJson::new(&decided[*i].answer, Some(*line), &self.caller).write(&mut out)
+                }
                 Err(e) => serde_json::to_writer(&mut out, &line_error(*line, e))
                     .expect("errors serialise"),
             }
@@ -258,7 +260,7 @@ impl Streamer {
         text: &[u8],
         started: Instant,
     ) -> Result<klartext_govern::Decision, ApiError> {
-        let item: Value = serde_json::from_slice(text).map_err(|e| {
+        let item: Value = crate::json::from_slice(text).map_err(|e| {
             ApiError::new(
                 ErrorCode::MalformedJson,
                 format!("the line is not valid JSON: {e}"),

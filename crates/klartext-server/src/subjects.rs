@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use klartext_govern::{GovernError, Governor};
 use klartext_store::ReviewStatus;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 /// Run `f` on the governor where it may block.
 async fn blocking<T: Send + 'static>(
@@ -76,23 +76,7 @@ fn reason_body(
         &["reason"],
         true,
     )?;
-    text_field(&m, "reason")
-}
-
-/// An optional text field of a body, trimmed; `None` when absent or blank.
-fn text_field(m: &Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {
-    match m.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.len() > 2000 => Err(ApiError::new(
-            ErrorCode::InvalidRequest,
-            format!("`{name}` is longer than 2000 bytes"),
-        )
-        .field(name)),
-        Some(Value::String(s)) => Ok(Some(s.trim().to_owned()).filter(|s| !s.is_empty())),
-        Some(_) => Err(
-            ApiError::new(ErrorCode::InvalidRequest, format!("`{name}` must be text")).field(name),
-        ),
-    }
+    crate::api::text_field(&m, "reason")
 }
 
 /// `POST /v1/subjects/{id}/objection` with optional `{"reason"}`: from now on no use

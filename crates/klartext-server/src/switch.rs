@@ -45,15 +45,7 @@ pub(crate) async fn switch(
             .field("state"))
         }
     };
-    let reason = match m.get("reason") {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.trim().to_owned(),
-        Some(_) => {
-            return Err(
-                ApiError::new(ErrorCode::InvalidRequest, "`reason` must be text").field("reason"),
-            )
-        }
-    };
+    let reason = crate::api::text_field(&m, "reason")?.unwrap_or_default();
     if !on && reason.is_empty() {
         return Err(ApiError::new(
             ErrorCode::InvalidRequest,

@@ -167,7 +167,12 @@ async fn switch_off_reaches_a_second_server_on_the_same_store_within_one_second(
     assert_eq!(b["score"], 0.0);
     assert_eq!(b["decision"], true);
     assert_eq!(b["model_version"], Value::Null);
-    assert_eq!(b["switched_off"]["reason"], "complaint from the DPO");
+    // A scorer reads that the use case is off, not the operator's words; an operator
+    // reads them. Guards the answer that showed every scorer the switch-off reason.
+    assert_eq!(b["switched_off"]["reason"], Value::Null, "{b}");
+    assert!(b["switched_off"]["since_ms"].is_i64());
+    let (_, op) = call(&app2, PREDICT, &f.operator, &request()).await;
+    assert_eq!(op["switched_off"]["reason"], "complaint from the DPO");
     let p = f
         .store
         .prediction(b["prediction_id"].as_str().unwrap())

@@ -96,6 +96,7 @@ async fn ndjson_has_no_total_body_limit_and_no_row_cap() {
     let f = fixture_with(ServerConfig {
         body_limit: 1024,
         max_batch_rows: 10,
+        ..Default::default()
     });
     let n = 3000;
     let body: String = (0..n).map(|i| row(&format!("s{i}")) + "\n").collect();

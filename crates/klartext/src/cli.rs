@@ -92,17 +92,7 @@ pub enum Command {
     #[command(subcommand)]
     Audit(AuditCommand),
     /// Serve the decision API: the model of every use case over HTTP.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        addr: String,
-        /// Largest request body accepted, in bytes.
-        #[arg(long, default_value_t = 2 * 1024 * 1024)]
-        body_limit: usize,
-        /// Most rows one batch request may carry.
-        #[arg(long, default_value_t = 10_000)]
-        max_batch_rows: usize,
-    },
+    Serve(ServeArgs),
     /// API keys for the decision API.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -505,4 +495,50 @@ pub enum ExportCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Where `klartext serve` listens and the limits it keeps.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: String,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, default_value_t = 2 * 1024 * 1024)]
+    pub body_limit: usize,
+    /// Most rows one batch request may carry.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_batch_rows: usize,
+    /// Connections open at once; more are refused with 503 (keep it below the file limit).
+    #[arg(long, default_value_t = 1000)]
+    pub max_connections: usize,
+    /// Seconds a connection may take to send a request's headers.
+    #[arg(long, default_value_t = 10)]
+    pub header_timeout: u64,
+    /// Seconds a request body may go without a byte arriving (408).
+    #[arg(long, default_value_t = 30)]
+    pub body_timeout: u64,
+    /// Seconds a keep-alive connection may stay open without a byte moving.
+    #[arg(long, default_value_t = 60)]
+    pub idle_timeout: u64,
+    /// `/metrics` needs an operator key (it names use cases and model versions).
+    #[arg(long)]
+    pub private_metrics: bool,
+}
+
+impl ServeArgs {
+    /// The server's limits.
+    pub fn config(&self) -> klartext_server::ServerConfig {
+        use std::time::Duration;
+        klartext_server::ServerConfig {
+            body_limit: self.body_limit,
+            max_batch_rows: self.max_batch_rows,
+            max_connections: self.max_connections.max(1),
+            header_timeout: Duration::from_secs(self.header_timeout.max(1)),
+            body_timeout: Duration::from_secs(self.body_timeout.max(1)),
+            idle_timeout: Duration::from_secs(self.idle_timeout.max(1)),
+            private_metrics: self.private_metrics,
+            ..klartext_server::ServerConfig::default()
+        }
+    }
 }

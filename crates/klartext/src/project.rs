@@ -289,11 +289,42 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     )
 }
 
-/// Who is acting: `KLARTEXT_ACTOR`, else the login name.
+/// Who is acting: the operating-system user running the command (`cli:<name>`), with
+/// `KLARTEXT_ACTOR`, when set, as a label beside it (`cli:anna (ticket 4711)`) — never
+/// instead of it, so a label cannot hide who did it.
 pub fn actor() -> String {
-    std::env::var("KLARTEXT_ACTOR")
-        .or_else(|_| std::env::var("USER"))
-        .or_else(|_| std::env::var("USERNAME"))
-        .map(|u| format!("cli:{u}"))
-        .unwrap_or_else(|_| "cli:unknown".into())
+    let label = std::env::var("KLARTEXT_ACTOR")
+        .ok()
+        .map(|l| l.trim().chars().take(200).collect::<String>())
+        .filter(|l| !l.is_empty());
+    match label {
+        Some(l) => format!("cli:{} ({l})", os_user()),
+        None => format!("cli:{}", os_user()),
+    }
+}
+
+/// The name of the user the process runs as, from the system's user database (not
+/// from `$USER`, which anyone can set); `uid <n>` when it has no name.
+#[cfg(unix)]
+fn os_user() -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+        return std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    };
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|p| {
+            p.lines().find_map(|l| {
+                let mut f = l.split(':');
+                let name = f.next()?;
+                let id: u32 = f.nth(1)?.parse().ok()?;
+                (id == uid).then(|| name.to_owned())
+            })
+        })
+        .unwrap_or_else(|| format!("uid {uid}"))
+}
+
+#[cfg(not(unix))]
+fn os_user() -> String {
+    std::env::var("USERNAME").unwrap_or_else(|_| "unknown".into())
 }

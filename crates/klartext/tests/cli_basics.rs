@@ -55,8 +55,39 @@ fn data_add_json_is_one_document_with_id_rows_columns() {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["details"]["dataset_id"], id);
     assert_eq!(events[0]["subject"], "usecase/churn");
-    assert_eq!(events[0]["actor"], "cli:test");
+    let actor = events[0]["actor"].as_str().unwrap();
+    assert!(
+        actor.starts_with("cli:") && actor.ends_with(" (test)"),
+        "{actor}"
+    );
     p.assert_audit_intact();
+}
+
+/// Guards the actor recorded as `cli:unknown` when `$USER` was unset, and
+/// `KLARTEXT_ACTOR` taken in place of the user: the user comes from the system, the
+/// variable is a label beside it.
+#[test]
+fn the_actor_is_the_system_user_with_the_label_beside_it() {
+    let p = Project::with_churn();
+    let file = p.file("customers.csv", SMALL_CSV);
+    let r = common::run(
+        p.cmd()
+            .env_remove("USER")
+            .env_remove("KLARTEXT_ACTOR")
+            .args(["data", "add"])
+            .arg(&file)
+            .args(["--usecase", "churn", "--json"]),
+    );
+    r.assert_ok();
+    let actor = p.registered_events()[0]["actor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        actor.starts_with("cli:") && actor != "cli:unknown",
+        "{actor}"
+    );
+    assert!(!actor.contains('('), "no label was given: {actor}");
 }
 
 #[test]

@@ -24,13 +24,20 @@ pub fn check(
     let mut warnings = Vec::new();
     for name in features.keys() {
         if !enc.features.iter().any(|f| &f.name == name) {
-            let known: Vec<&str> = enc.features.iter().map(|f| f.name.as_str()).collect();
-            problems.push(FieldProblem {
-                field: format!("{prefix}{name}"),
-                message: format!(
+            // The model's features are named once, with the first unknown one: an answer
+            // stays small however many unknown fields a request holds.
+            let message = if problems.is_empty() {
+                let known: Vec<&str> = enc.features.iter().map(|f| f.name.as_str()).collect();
+                format!(
                     "unknown feature; the model's features are: {}",
                     known.join(", ")
-                ),
+                )
+            } else {
+                "unknown feature".to_owned()
+            };
+            problems.push(FieldProblem {
+                field: format!("{prefix}{}", shown(name)),
+                message,
             });
         }
     }
@@ -126,5 +133,13 @@ fn type_name(v: &Value) -> &'static str {
         Value::String(_) => "text",
         Value::Array(_) => "a list",
         Value::Object(_) => "an object",
+    }
+}
+
+/// A field name as errors show it: at most 100 characters.
+fn shown(name: &str) -> std::borrow::Cow<'_, str> {
+    match name.char_indices().nth(100) {
+        None => name.into(),
+        Some((end, _)) => format!("{}…", &name[..end]).into(),
     }
 }

@@ -232,7 +232,7 @@ impl GbdtParams {
                 "an integer >= 2",
             ));
         }
-        if !(2..=64).contains(&p.num_grad_quant_bins) || p.num_grad_quant_bins % 2 != 0 {
+        if !(2..=64).contains(&p.num_grad_quant_bins) || !p.num_grad_quant_bins.is_multiple_of(2) {
             return Err(LearnError::invalid_param(
                 "num_grad_quant_bins",
                 p.num_grad_quant_bins,

@@ -68,11 +68,7 @@ pub fn run(cli: Cli) -> Result<()> {
             json,
         ),
         Command::Card { target, output } => models::card(project, &target, output.as_deref()),
-        Command::Serve {
-            addr,
-            body_limit,
-            max_batch_rows,
-        } => serve::run(project, &addr, body_limit, max_batch_rows, None),
+        Command::Serve(args) => serve::run(project, &args.addr, args.config(), None),
         Command::Keys(c) => keys::run(project, c),
         Command::Webhooks(c) => webhooks::run(project, c),
         Command::Promote {

@@ -98,8 +98,7 @@ pub fn run(dir: &Path, rows: usize, seed: u64, serve: Option<&str>) -> Result<()
     super::serve::run(
         Some(&p.root),
         addr,
-        2 * 1024 * 1024,
-        10_000,
+        klartext_server::ServerConfig::default(),
         Some(super::serve::Example {
             usecase: "churn".into(),
             key: secret,

@@ -19,8 +19,7 @@ pub struct Example {
 pub fn run(
     project: Option<&Path>,
     addr: &str,
-    body_limit: usize,
-    max_batch_rows: usize,
+    config: ServerConfig,
     example: Option<Example>,
 ) -> Result<()> {
     let p = Project::find(project)?;
@@ -34,13 +33,7 @@ pub fn run(
         .context("cannot start the monitoring schedule")?;
     // Each use case's [retention], now and every hour.
     gov.start_retention(RETENTION_EVERY);
-    let state = AppState::new(
-        gov,
-        ServerConfig {
-            body_limit,
-            max_batch_rows,
-        },
-    );
+    let state = AppState::new(gov, config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
