@@ -101,11 +101,7 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let activity = Arc::new(AtomicU64::new(0));
-        let io = TokioIo::new(Watched {
-            inner: stream,
-            activity: activity.clone(),
-            started: Instant::now(),
-        });
+        let io = TokioIo::new(Watched::new(stream, activity.clone()));
         let service = hyper_util::service::TowerToHyperService::new(TimeoutBodies {
             app: app.clone(),
             body_timeout: config.body_timeout,
@@ -165,18 +161,78 @@ pub async fn serve(
 }
 
 /// A connection's stream that notes when it last moved a byte (milliseconds since it
-/// was accepted), for the idle timeout.
+/// was accepted), for the idle timeout; and that puts the HTTP layer's own refusals (a
+/// request that does not parse, headers too large: written with an empty body before the
+/// router sees anything) into the API's error envelope.
 struct Watched<S> {
     inner: S,
     activity: Arc<AtomicU64>,
     started: Instant,
+    /// An enveloped refusal being written in place of the HTTP layer's: its bytes, how
+    /// many are written, and the length of the write it stands for.
+    rewrite: Option<(Vec<u8>, usize, usize)>,
 }
 
 impl<S> Watched<S> {
+    fn new(inner: S, activity: Arc<AtomicU64>) -> Watched<S> {
+        Watched {
+            inner,
+            activity,
+            started: Instant::now(),
+            rewrite: None,
+        }
+    }
+
     fn touch(&self) {
         self.activity
             .store(self.started.elapsed().as_millis() as u64, Relaxed);
     }
+}
+
+/// The HTTP layer's refusal in `buf` (a 4xx with an empty body on a closing
+/// connection), as an enveloped answer.
+fn enveloped_refusal(buf: &[u8]) -> Option<Vec<u8>> {
+    let head = std::str::from_utf8(buf).ok()?;
+    let status: u16 = head
+        .strip_prefix("HTTP/1.1 4")?
+        .get(..2)?
+        .parse::<u16>()
+        .ok()?
+        + 400;
+    let lower = head.to_ascii_lowercase();
+    if !(lower.contains("\r\ncontent-length: 0\r\n") && lower.contains("\r\nconnection: close\r\n"))
+    {
+        return None;
+    }
+    let (code, message) = match status {
+        431 => (
+            crate::ErrorCode::HeadersTooLarge,
+            "the request's headers are too large",
+        ),
+        414 => (
+            crate::ErrorCode::UriTooLong,
+            "the request's URI is too long",
+        ),
+        408 => (
+            crate::ErrorCode::RequestTimeout,
+            "the request's headers did not arrive in time",
+        ),
+        _ => (
+            crate::ErrorCode::InvalidRequest,
+            "the request is not valid HTTP/1.1 (its start line, a header, or its Content-Length)",
+        ),
+    };
+    let body = crate::error::ApiError::new(code, message)
+        .body()
+        .to_string();
+    let reason = head.lines().next()?.get(13..).unwrap_or("");
+    Some(
+        format!(
+            "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes(),
+    )
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
@@ -200,6 +256,26 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
+        if self.rewrite.is_none() && buf.starts_with(b"HTTP/1.1 4") {
+            if let Some(bytes) = enveloped_refusal(buf) {
+                self.rewrite = Some((bytes, 0, buf.len()));
+            }
+        }
+        if let Some((bytes, mut done, stands_for)) = self.rewrite.take() {
+            while done < bytes.len() {
+                match Pin::new(&mut self.inner).poll_write(cx, &bytes[done..]) {
+                    Poll::Ready(Ok(0)) => return Poll::Ready(Ok(0)),
+                    Poll::Ready(Ok(n)) => done += n,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => {
+                        self.rewrite = Some((bytes, done, stands_for));
+                        return Poll::Pending;
+                    }
+                }
+            }
+            self.touch();
+            return Poll::Ready(Ok(stands_for));
+        }
         let r = Pin::new(&mut self.inner).poll_write(cx, buf);
         if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
             self.touch();

@@ -185,3 +185,37 @@ async fn a_body_that_stops_arriving_is_answered_408_and_an_idle_connection_close
     assert!(answer.contains("\"request_timeout\""), "{answer}");
     assert!(idle_closed, "an idle keep-alive connection is closed");
 }
+
+/// Guards the HTTP layer's own refusals (a request that does not parse, headers past its
+/// buffer), which left with empty bodies outside the error envelope.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_layer_s_refusals_are_in_the_envelope() {
+    let (addr, _f) = start(config()).await;
+    let answers = tokio::task::spawn_blocking(move || {
+        [
+            exchange(
+                addr,
+                "POST /healthz HTTP/1.1\r\nhost: t\r\ncontent-length: abc\r\n\r\n",
+            ),
+            exchange(
+                addr,
+                &format!(
+                    "GET /healthz HTTP/1.1\r\nhost: t\r\nx-big: {}\r\n\r\n",
+                    "a".repeat(500_000)
+                ),
+            ),
+        ]
+    })
+    .await
+    .unwrap();
+    for (a, code, status) in [
+        (&answers[0], "invalid_request", "HTTP/1.1 400"),
+        (&answers[1], "headers_too_large", "HTTP/1.1 431"),
+    ] {
+        assert!(a.starts_with(status), "{a}");
+        let body = &a[a.find("\r\n\r\n").unwrap() + 4..];
+        let v: serde_json::Value =
+            serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {a}"));
+        assert_eq!(v["error"]["code"], code, "{a}");
+    }
+}
