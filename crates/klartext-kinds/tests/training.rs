@@ -924,7 +924,8 @@ fn a_single_class_target_is_refused() {
     assert!(matches!(err, KindError::Data(_)), "{err:?}");
     let msg = err.to_string();
     assert!(
-        msg.contains("single class") && msg.contains("`churn`"),
+        msg.contains("no row's target `churn` is the positive class `Yes`")
+            && msg.contains("`No` ("),
         "{msg}"
     );
 }

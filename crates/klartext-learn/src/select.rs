@@ -318,6 +318,10 @@ pub fn cross_validate(
 /// klartext's default training procedure: 5-fold CV of [`default_candidates`],
 /// choose by mean CV score (AUC, or RMSE for regression) with the
 /// one-standard-error rule, refit the choice on all rows.
+/// Folds of the cross-validation [`auto_fit`] runs; every class needs at least this many
+/// training rows so that each fold holds it.
+pub const CV_FOLDS: usize = 5;
+
 pub fn auto_fit(
     x: &Features,
     y: &[f64],
@@ -326,7 +330,7 @@ pub fn auto_fit(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<(Model, CvTable)> {
     let cands = default_candidates(task, seed);
-    let table = cross_validate(x, y, task, &cands, 5, seed, progress)?;
+    let table = cross_validate(x, y, task, &cands, CV_FOLDS, seed, progress)?;
     let row = &table.rows[table.chosen];
     progress(&Progress::Refit {
         name: row.name.clone(),

@@ -68,6 +68,19 @@ pub fn model_card(
             .map(|p| format!(" = `{p}`"))
             .unwrap_or_default()
     );
+    if !r.other_classes.is_empty() {
+        let _ = writeln!(
+            s,
+            "- Classes: one against the rest: `{}` against {} (counted as not `{}`)",
+            uc.positive_label().unwrap_or_default(),
+            r.other_classes
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            uc.positive_label().unwrap_or_default(),
+        );
+    }
     let _ = writeln!(s, "- Owner: {}", uc.owner);
     let _ = writeln!(s, "- EU AI Act risk class: {:?}", uc.risk);
     if !uc.legal_basis.is_empty() {

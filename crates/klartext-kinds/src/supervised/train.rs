@@ -130,6 +130,10 @@ pub struct TrainingReport {
     /// Training minus held-out AUC (classification) or R² (regression).
     pub overfit_gap: f64,
     pub threshold: Option<f64>,
+    /// When the target has more than two values: the classes counted as "not positive"
+    /// (one class against the rest), most frequent first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_classes: Vec<String>,
     pub fairness: Vec<ProtectedFairness>,
     pub gates: Vec<GateResult>,
     pub gates_passed: bool,
@@ -177,6 +181,9 @@ fn target_values(frame: &Frame, uc: &UseCase, task: Task) -> Result<Vec<Option<f
             uc.data.target
         ))
     })?;
+    if task == Task::BinaryClassification {
+        check_classes(&target_classes(&col.data), uc)?;
+    }
     Ok(match (&col.data, task) {
         (ColumnData::Str(s), Task::BinaryClassification) => {
             let pos: Vec<bool> = s.levels.iter().map(|l| uc.is_positive(l)).collect();
@@ -199,6 +206,137 @@ fn target_values(frame: &Frame, uc: &UseCase, task: Task) -> Result<Vec<Option<f
             )))
         }
     })
+}
+
+/// The target's distinct values with their row counts, most frequent first.
+fn target_classes(data: &ColumnData) -> Vec<(String, usize)> {
+    let mut out: Vec<(String, usize)> = match data {
+        ColumnData::Str(s) => {
+            let counts = s.level_counts();
+            s.levels
+                .iter()
+                .zip(counts)
+                .filter(|(_, n)| *n > 0)
+                .map(|(l, n)| (l.clone(), n as usize))
+                .collect()
+        }
+        ColumnData::Num(v) => {
+            let mut counts: std::collections::BTreeMap<u64, usize> = Default::default();
+            for x in v.iter().filter(|x| !x.is_nan()) {
+                // Bits of the value: -0.0 and 0.0 are one class.
+                *counts.entry((x + 0.0).to_bits()).or_default() += 1;
+            }
+            counts
+                .into_iter()
+                .map(|(b, n)| (format_number(f64::from_bits(b)), n))
+                .collect()
+        }
+    };
+    out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    out
+}
+
+/// The classes listed for a message: `basic` (120 rows), ... at most eight.
+fn list_classes(classes: &[(String, usize)]) -> String {
+    let mut s: Vec<String> = classes
+        .iter()
+        .take(8)
+        .map(|(l, n)| format!("`{l}` ({n} rows)"))
+        .collect();
+    if classes.len() > 8 {
+        s.push(format!("and {} more", classes.len() - 8));
+    }
+    s.join(", ")
+}
+
+/// Classification predicts one class against the rest. A target with more than two
+/// values only becomes that when the use case says which class is predicted: never
+/// binarised silently.
+fn check_classes(classes: &[(String, usize)], uc: &UseCase) -> Result<()> {
+    let positives = classes.iter().filter(|(l, _)| uc.is_positive(l)).count();
+    let target = &uc.data.target;
+    match (&uc.data.positive, classes.len()) {
+        (_, 0) => Err(KindError::Data(format!(
+            "target `{target}` has no values; classification needs two classes"
+        ))),
+        (None, n) if n > 2 => Err(KindError::Data(format!(
+            "target `{target}` has {n} classes: {}; classification predicts one class against \
+             the rest, so name it in the use case's [data] section, for example \
+             `positive = \"{}\"` (multiclass models are not supported)",
+            list_classes(classes),
+            classes.last().map_or("", |c| c.0.as_str())
+        ))),
+        (None, _) if positives == 0 => Err(KindError::Data(format!(
+            "no value of target `{target}` reads as yes: {}; name the class to predict in \
+             the use case's [data] section, for example `positive = \"{}\"`",
+            list_classes(classes),
+            classes.last().map_or("", |c| c.0.as_str())
+        ))),
+        (Some(p), _) if positives == 0 => Err(KindError::Data(format!(
+            "no row's target `{target}` is the positive class `{}`; its values are {}",
+            p.as_text(),
+            list_classes(classes)
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Cross-validation deals each class over its folds: a class with fewer training rows
+/// than folds leaves a fold without it. Say so, with the smallest count that works,
+/// instead of a fold's "single class".
+fn check_rows_per_fold(
+    uc: &UseCase,
+    y_all: &[f64],
+    y_train: &[f64],
+    test_fraction: f64,
+) -> Result<()> {
+    let k = klartext_learn::select::CV_FOLDS;
+    for (class, name) in [
+        (
+            1.0,
+            uc.positive_label()
+                .map_or_else(|| "the positive class".into(), |p| format!("`{p}`")),
+        ),
+        (0.0, "the other class".to_string()),
+    ] {
+        let all = y_all.iter().filter(|&&v| v == class).count();
+        let train = y_train.iter().filter(|&&v| v == class).count();
+        if train < k {
+            // The split holds out round(share × n) rows of each class.
+            let needed = (1..)
+                .find(|&n: &usize| {
+                    let test = (test_fraction * n as f64).round() as usize;
+                    test >= 1 && n - test >= k
+                })
+                .unwrap_or(k + 1);
+            return Err(KindError::Data(format!(
+                "too few rows of {name} in target `{}`: {all} in all, {train} left for \
+                 training after the held-out share; {k}-fold cross-validation needs at least \
+                 {k} in training, so at least {needed} rows of each class",
+                uc.data.target
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The classes folded into "not positive" when a target has more than two values.
+fn other_classes(frame: &Frame, uc: &UseCase, task: Task) -> Vec<String> {
+    if task != Task::BinaryClassification {
+        return Vec::new();
+    }
+    let Some(col) = frame.column(&uc.data.target) else {
+        return Vec::new();
+    };
+    let classes = target_classes(&col.data);
+    if classes.len() <= 2 {
+        return Vec::new();
+    }
+    classes
+        .into_iter()
+        .filter(|(l, _)| !uc.is_positive(l))
+        .map(|(l, _)| l)
+        .collect()
 }
 
 /// Group label of each row for a protected attribute (numbers with many values in
@@ -355,6 +493,10 @@ pub fn train(
         }
     }
 
+    if task == Task::BinaryClassification {
+        check_rows_per_fold(uc, &y_all, &y_train, opts.test_fraction)?;
+    }
+
     let encoder = Encoder::fit(frame, schema, uc, &train_rows)?;
     let x_train = encoder.encode(frame, &train_rows)?;
     let x_test = encoder.encode(frame, &test_rows)?;
@@ -391,11 +533,16 @@ pub fn train(
     }
 
     let importance = importance(&model, &encoder, &x_test)?;
+    let other_classes = other_classes(frame, uc, task);
     let header = Header {
         task,
         target: uc.data.target.clone(),
         positive: uc.positive_label(),
-        negative: negative_label(frame, uc, task),
+        negative: if other_classes.is_empty() {
+            negative_label(frame, uc, task)
+        } else {
+            uc.positive_label().map(|p| format!("not {p}"))
+        },
         threshold,
         encoder: encoder.clone(),
     };
@@ -430,6 +577,7 @@ pub fn train(
         train_metrics,
         overfit_gap,
         threshold,
+        other_classes,
         fairness,
         gates: Vec::new(),
         gates_passed: true,
